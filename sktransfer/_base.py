@@ -1,0 +1,159 @@
+"""Base classes and the estimator contract shared by every transferability metric."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["TransferabilityMixin", "is_transferability_estimator"]
+
+
+class TransferabilityMixin:
+    """Mixin class for all transferability estimators in sktransfer.
+
+    A transferability estimator measures how well the input ``X`` (features,
+    source-model probabilities or gradients, depending on the metric) is suited
+    to a labelled target task ``y``. It follows the contract below:
+
+    - ``fit(X, y)`` validates the input, encodes the labels to ``0..K-1`` (any
+      label values work, strings included), computes the metric in float64,
+      stores it as ``score_`` together with metric-specific fitted attributes,
+      and returns ``self``;
+    - ``score(X, y)`` returns the metric as a Python float, **higher = more
+      transferable**, so that ``est.fit(X, y).score(X, y) == est.score_``.
+      What ``score`` computes on new data is stated in each metric's docstring.
+
+    This mixin provides ``score`` and the input validation. Subclasses
+    implement ``fit`` (which calls :meth:`_validate_input`) and
+    ``_compute_score(X, y)``, which receives validated float64 ``X`` and the
+    encoded labels (or real-valued targets).
+
+    Class attributes that subclasses may override:
+
+    - ``_input_kind``: ``"features"``, ``"probabilities"`` or ``"gradients"``,
+      the kind of ``X`` the metric expects (read by selectors and featurizers);
+    - ``_min_samples_per_class``: the smallest class size the metric accepts.
+    """
+
+    _input_kind = "features"
+    _min_samples_per_class = 1
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        if self._input_kind == "probabilities":
+            tags.input_tags.positive_only = True
+        return tags
+
+    def _is_classification(self):
+        """Whether ``y`` holds class labels (``True``) or real-valued targets."""
+        return True
+
+    def _validate_input(self, X, y, *, reset):
+        """Validate ``X`` and ``y`` and encode the labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input of the metric.
+        y : array-like of shape (n_samples,)
+            Class labels; for regression metrics, real targets of shape
+            (n_samples,) or (n_samples, n_outputs).
+        reset : bool
+            Whether to set ``n_features_in_``, ``feature_names_in_`` and
+            ``classes_`` (in ``fit``) or to check against them (in ``score``).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), dtype float64
+            Validated input (a copy whenever validation had to convert it; the
+            caller's array is never modified).
+        y : ndarray
+            Encoded labels in ``0..K-1`` (int64), or float64 targets.
+        """
+        classification = self._is_classification()
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=np.float64,
+            y_numeric=not classification,
+            multi_output=not classification,
+        )
+        if not classification:
+            y = np.asarray(y, dtype=np.float64)
+            return X, y
+        check_classification_targets(y)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        y_encoded = y_encoded.astype(np.int64, copy=False).reshape(-1)
+        name = type(self).__name__
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"{name} requires at least 2 classes in y; got 1 class "
+                f"({classes[0]!r}). Transferability is undefined for a single class."
+            )
+        counts = np.bincount(y_encoded)
+        if counts.min() < self._min_samples_per_class:
+            small = classes[counts < self._min_samples_per_class]
+            raise ValueError(
+                f"{name} requires at least {self._min_samples_per_class} samples "
+                f"per class; class(es) {list(small)[:5]!r} have fewer "
+                f"(smallest class size: {counts.min()})."
+            )
+        if reset:
+            self.classes_ = classes
+        return X, y_encoded
+
+    def score(self, X, y):
+        """Return the transferability of ``X`` for the target labels ``y``.
+
+        Higher means more transferable. On the data given to ``fit`` this is
+        exactly ``score_``; see the metric's docstring for what it computes on
+        new data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input of the metric (features, probabilities or gradients).
+        y : array-like of shape (n_samples,)
+            Target labels (or targets for regression metrics).
+
+        Returns
+        -------
+        score : float
+            The transferability score.
+        """
+        check_is_fitted(self)
+        X, y = self._validate_input(X, y, reset=False)
+        return float(self._compute_score(X, y))
+
+
+def is_transferability_estimator(estimator):
+    """Return True if ``estimator`` is a transferability estimator.
+
+    Parameters
+    ----------
+    estimator : object
+        Estimator instance or class to test.
+
+    Returns
+    -------
+    out : bool
+        True if ``estimator`` follows the sktransfer metric contract (it
+        inherits :class:`TransferabilityMixin`).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer import is_transferability_estimator
+    >>> from sktransfer.metrics import LogME
+    >>> is_transferability_estimator(LogME())
+    True
+    >>> is_transferability_estimator(LogisticRegression())
+    False
+    """
+    if isinstance(estimator, type):
+        return issubclass(estimator, TransferabilityMixin)
+    return isinstance(estimator, TransferabilityMixin)
