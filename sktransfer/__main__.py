@@ -51,7 +51,7 @@ def format_table(rows, metric_names):
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = [
-        "  ".join(cell.rjust(width) for cell, width in zip(line, widths))
+        "  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
         for line in lines
     ]
     out.insert(1, "  ".join("-" * width for width in widths))

@@ -34,6 +34,26 @@ class TransferabilityMixin:
     - ``_input_kind``: ``"features"``, ``"probabilities"`` or ``"gradients"``,
       the kind of ``X`` the metric expects (read by selectors and featurizers);
     - ``_min_samples_per_class``: the smallest class size the metric accepts.
+
+    Examples
+    --------
+    A toy metric, the between-class share of the total variance:
+
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from sktransfer import TransferabilityMixin
+    >>> class VarianceRatio(TransferabilityMixin, BaseEstimator):
+    ...     def fit(self, X, y):
+    ...         X, y = self._validate_input(X, y, reset=True)
+    ...         self.score_ = self._compute_score(X, y)
+    ...         return self
+    ...     def _compute_score(self, X, y):
+    ...         means = np.array([X[y == c].mean(axis=0) for c in range(y.max() + 1)])
+    ...         return float(means[y].var(axis=0).sum() / X.var(axis=0).sum())
+    >>> X = np.array([[0.0], [0.2], [1.0], [1.2]])
+    >>> est = VarianceRatio().fit(X, ["a", "a", "b", "b"])
+    >>> round(est.score_, 4), est.classes_.tolist()
+    (0.9615, ['a', 'b'])
     """
 
     _input_kind = "features"
@@ -92,14 +112,15 @@ class TransferabilityMixin:
         if classes.shape[0] < 2:
             raise ValueError(
                 f"{name} requires at least 2 classes in y; got 1 class "
-                f"({classes[0]!r}). Transferability is undefined for a single class."
+                f"({classes[0].item()!r}). Transferability is undefined for a "
+                "single class."
             )
         counts = np.bincount(y_encoded)
         if counts.min() < self._min_samples_per_class:
             small = classes[counts < self._min_samples_per_class]
             raise ValueError(
                 f"{name} requires at least {self._min_samples_per_class} samples "
-                f"per class; class(es) {list(small)[:5]!r} have fewer "
+                f"per class; class(es) {small.tolist()[:5]!r} have fewer "
                 f"(smallest class size: {counts.min()})."
             )
         if reset:

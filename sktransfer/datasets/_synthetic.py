@@ -25,10 +25,10 @@ def make_source_pool(n_samples=600, n_classes=5, n_sources=5, random_state=0):
 
     Each source maps the target's latent class structure into a 32-dimensional
     feature space (the same width for all, so that metrics without dimension
-    normalisation compare fairly) with a signal-to-noise ratio that decreases from the first
-    source to the last, plus nuisance directions that carry no label
-    information. The first source is therefore the most transferable one; the
-    linear-probe accuracy of each source confirms the order empirically.
+    normalisation compare fairly) with a signal-to-noise ratio that decreases
+    from the first source to the last, plus noise in every direction. The first
+    source is therefore the most transferable one; the linear-probe accuracy of
+    each source confirms the order empirically.
 
     Parameters
     ----------

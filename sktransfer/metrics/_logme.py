@@ -16,10 +16,15 @@ _LOG_2PI = np.log(2.0 * np.pi)
 
 # The choices each reference implementation makes (see the LogME docstring).
 _COMPAT = {
-    None: dict(algorithm="fixed_point", eps=None, tol=None, max_iter=None),
-    "thuml": dict(algorithm="fixed_point", eps=1e-5, tol=1e-3, max_iter=11),
-    "stable_transfer": dict(algorithm="fixed_point", eps=1e-5, tol=1e-2, max_iter=11),
-    "tllib": dict(algorithm="mackay", eps=0.0, tol=1e-2, max_iter=11),
+    None: {"algorithm": "fixed_point", "eps": None, "tol": None, "max_iter": None},
+    "thuml": {"algorithm": "fixed_point", "eps": 1e-5, "tol": 1e-3, "max_iter": 11},
+    "stable_transfer": {
+        "algorithm": "fixed_point",
+        "eps": 1e-5,
+        "tol": 1e-2,
+        "max_iter": 11,
+    },
+    "tllib": {"algorithm": "mackay", "eps": 0.0, "tol": 1e-2, "max_iter": 11},
 }
 
 
@@ -36,11 +41,7 @@ def _spectrum(X, Y, compat):
     matching right singular vectors of ``X`` and ``x = U.T @ Y`` (k, K).
     """
     n_samples, n_features = X.shape
-    # The stable_transfer port inverts the branch (Gram route when D > N).
-    gram_route = n_features > n_samples if compat == "stable_transfer" else (
-        n_samples > n_features
-    )
-    if gram_route:
+    if n_samples > n_features:
         evals, V = np.linalg.eigh(X.T @ X)
         evals = np.clip(evals[::-1], 0.0, None)
         V = V[:, ::-1]
@@ -187,7 +188,13 @@ def _logme(X, Y, *, eps, tol, max_iter, compat):
             "the features (e.g. n_samples <= n_features with eps=0). Use eps > 0 "
             "or more samples."
         )
-    return dict(evidence=evidence, alpha=alpha, beta=beta, coef=coef, n_iter=n_iter)
+    return {
+        "evidence": evidence,
+        "alpha": alpha,
+        "beta": beta,
+        "coef": coef,
+        "n_iter": n_iter,
+    }
 
 
 class LogME(TransferabilityMixin, BaseEstimator):
@@ -228,8 +235,11 @@ class LogME(TransferabilityMixin, BaseEstimator):
         - ``"tllib"``: the MacKay (ICML 2021) updates of
           Transfer-Learning-Library (no eps, 1 % tolerance on alpha/beta,
           max_iter=11);
-        - ``"stable_transfer"``: the google-research port (tol=1e-2, the Gram
-          route taken when ``n_features > n_samples``), computed in float64.
+        - ``"stable_transfer"``: the google-research port (tol=1e-2),
+          computed in float64. The port inverts the SVD branch (Gram matrix
+          when ``n_features > n_samples``), which keeps roundoff-level
+          directions whose contribution depends on LAPACK's noise; we take
+          the numerically clean branch, which is equal in exact arithmetic.
 
     Attributes
     ----------
@@ -313,7 +323,9 @@ class LogME(TransferabilityMixin, BaseEstimator):
         "compat": [StrOptions({"thuml", "tllib", "stable_transfer"}), None],
     }
 
-    def __init__(self, *, regression=False, eps=1e-5, tol=1e-3, max_iter=11, compat=None):
+    def __init__(
+        self, *, regression=False, eps=1e-5, tol=1e-3, max_iter=11, compat=None
+    ):
         self.regression = regression
         self.eps = eps
         self.tol = tol
@@ -330,7 +342,11 @@ class LogME(TransferabilityMixin, BaseEstimator):
 
     def _settings(self):
         settings = dict(_COMPAT[self.compat])
-        for key, value in (("eps", self.eps), ("tol", self.tol), ("max_iter", self.max_iter)):
+        for key, value in (
+            ("eps", self.eps),
+            ("tol", self.tol),
+            ("max_iter", self.max_iter),
+        ):
             if settings[key] is None:
                 settings[key] = value
         del settings["algorithm"]
@@ -378,7 +394,9 @@ class LogME(TransferabilityMixin, BaseEstimator):
     {"X": ["array-like"], "y": ["array-like"]},
     prefer_skip_nested_validation=False,
 )
-def logme_score(X, y, *, regression=False, eps=1e-5, tol=1e-3, max_iter=11, compat=None):
+def logme_score(
+    X, y, *, regression=False, eps=1e-5, tol=1e-3, max_iter=11, compat=None
+):
     """Compute LogME, the maximum log-evidence of a Bayesian linear model.
 
     Function form of :class:`LogME`; see it for the maths and the parameters.
@@ -420,6 +438,8 @@ def logme_score(X, y, *, regression=False, eps=1e-5, tol=1e-3, max_iter=11, comp
     >>> bool(logme_score(informative, y) > logme_score(noise, y))
     True
     """
-    return LogME(
-        regression=regression, eps=eps, tol=tol, max_iter=max_iter, compat=compat
-    ).fit(X, y).score_
+    return (
+        LogME(regression=regression, eps=eps, tol=tol, max_iter=max_iter, compat=compat)
+        .fit(X, y)
+        .score_
+    )

@@ -15,18 +15,18 @@ __all__ = ["TransRate", "transrate_score"]
 
 # Switches fixed by each reference implementation (see the TransRate docstring).
 _COMPAT = {
-    "tllib": dict(
-        class_weight="uniform",
-        row_normalize=False,
-        trace_normalize=False,
-        rank_normalize=False,
-    ),
-    "official": dict(
-        class_weight="size",
-        row_normalize=True,
-        trace_normalize=True,
-        rank_normalize=True,
-    ),
+    "tllib": {
+        "class_weight": "uniform",
+        "row_normalize": False,
+        "trace_normalize": False,
+        "rank_normalize": False,
+    },
+    "official": {
+        "class_weight": "size",
+        "row_normalize": True,
+        "trace_normalize": True,
+        "rank_normalize": True,
+    },
 }
 
 
@@ -77,9 +77,7 @@ def _transrate_from_eigenvalues(
     scale = eps * (np.sum(eig_z) if trace_normalize else 1.0)
     norm = 2.0 * (rank_z if rank_z is not None else 1.0)
     rate = np.log1p(np.abs(eig_z) / scale).sum() / norm
-    class_rates = np.array(
-        [np.log1p(np.abs(ev) / scale).sum() / norm for ev in eig_zc]
-    )
+    class_rates = np.array([np.log1p(np.abs(ev) / scale).sum() / norm for ev in eig_zc])
     if class_weight == "size":
         weights = class_counts / class_counts.sum()
     else:
@@ -88,17 +86,8 @@ def _transrate_from_eigenvalues(
     return float(rate - conditional_rate), float(rate), conditional_rate
 
 
-def _gram_eigenvalues(Z):
-    """Eigenvalues of ``Z.T @ Z / m`` from the smaller Gram matrix (Sylvester)."""
-    m, d = Z.shape
-    gram = Z.T @ Z if m > d else Z @ Z.T
-    return np.clip(np.linalg.eigvalsh(gram / m), 0.0, None)
-
-
-def _half_logdet(Z, scale):
-    """``0.5 * log det(I + Z.T @ Z / (m * scale))`` on the smaller side."""
-    m, d = Z.shape
-    gram = Z.T @ Z if m > d else Z @ Z.T
+def _half_logdet(gram, m, scale):
+    """``0.5 * log det(I + gram / (m * scale))`` for a PSD Gram matrix (in place)."""
     gram /= m * scale
     gram.flat[:: gram.shape[0] + 1] += 1.0
     try:
@@ -114,24 +103,23 @@ def _lda_projected_spectra(Z, y, class_counts):
     With ``S_f = Z.T Z / n``, ``S_g = sum_c n_c/n mu_c mu_c^T = B B^T`` and
     ``P = pinv(S_f) S_g``, return the singular values of ``S_f P`` and of
     ``(Z_c^T Z_c / n_c - mu_c mu_c^T) P`` for every class. Every such matrix is
-    ``L B^T`` with ``L`` of shape (d, K), whose singular values are those of the
-    K x K matrix ``(B^T B)^{1/2} L^T L (B^T B)^{1/2}``: no D x D product per class.
+    ``L B^T`` with ``L`` of shape (d, K); with the thin QR ``B = Q R``, its
+    singular values are those of the d x K matrix ``L R^T``: no D x D product
+    per class, and no square root of roundoff-level eigenvalues.
     """
     n, d = Z.shape
     n_classes = class_counts.shape[0]
-    means = np.zeros((n_classes, d))
-    np.add.at(means, y, Z)
-    means /= class_counts[:, None]
+    means = np.empty((n_classes, d))
+    for c in range(n_classes):
+        means[c] = Z[y == c].mean(axis=0)
     B = (means * np.sqrt(class_counts / n)[:, None]).T  # (d, K)
     evals, Q = np.linalg.eigh(Z.T @ Z / n)
     keep = evals > 1e-15 * evals.max()
     W = Q[:, keep] @ ((Q[:, keep].T @ B) / evals[keep][:, None])  # pinv(S_f) B
-    bb_vals, bb_vecs = np.linalg.eigh(B.T @ B)
-    bb_half = (bb_vecs * np.sqrt(np.clip(bb_vals, 0.0, None))) @ bb_vecs.T
+    R_t = np.linalg.qr(B, mode="r").T
 
     def singular_values(L):
-        H = bb_half @ (L.T @ L) @ bb_half
-        return np.sqrt(np.clip(np.linalg.eigvalsh(H), 0.0, None))
+        return np.linalg.svd(L @ R_t, compute_uv=False)
 
     eig_z = singular_values(Z.T @ (Z @ W) / n)
     eig_zc = []
@@ -155,6 +143,11 @@ def _transrate(
 ):
     """TransRate kernel on validated float64 ``X`` and encoded labels ``y``."""
     n, d = X.shape
+    if row_normalize and d == 1:
+        raise ValueError(
+            "TransRate with row_normalize=True requires at least 2 features; got "
+            "n_features = 1, for which every row normalises to +1 or -1."
+        )
     Z = normalize(X) if row_normalize else X
     Z = Z - Z.mean(axis=0)
     if row_normalize:
@@ -174,22 +167,39 @@ def _transrate(
             trace_normalize=trace_normalize,
         )
 
-    eig_z = _gram_eigenvalues(Z)
-    scale = eps * (eig_z.sum() if trace_normalize else 1.0)
-    if scale == 0:
+    trace = np.einsum("ij,ij->", Z, Z) / n
+    scale = eps * (trace if trace_normalize else 1.0)
+    if trace == 0:
         raise ValueError(
             "TransRate is undefined for constant features: X has no variance "
             "after centring."
         )
+    # Rows sorted by class, classes with n_c < d first: each class is a
+    # contiguous block, and (when n > d) the global Gram is the sum of the
+    # large classes' D x D Grams plus one product over the small classes' rows,
+    # so the N D^2 pass is done once.
+    small = class_counts < d
+    order = np.lexsort((y, small[y] == 0))
+    Zs = Z[order]
+    n_small = int(class_counts[small].sum())
+    if n > d:
+        gram = Zs[:n_small].T @ Zs[:n_small]
+    else:
+        gram = Zs @ Zs.T
+    class_rates = np.empty(class_counts.shape[0])
+    lo = 0
+    for c in np.concatenate([np.flatnonzero(small), np.flatnonzero(~small)]):
+        block = Zs[lo : lo + int(class_counts[c])]
+        lo += block.shape[0]
+        if small[c]:
+            class_gram = block @ block.T
+        else:
+            class_gram = block.T @ block
+            gram += class_gram
+        class_rates[c] = _half_logdet(class_gram, class_counts[c], scale)
+    eig_z = np.clip(np.linalg.eigvalsh(gram / n), 0.0, None)
     norm = _rank_from_eigenvalues(eig_z, d) if rank_normalize else 1.0
     rate = 0.5 * np.log1p(eig_z / scale).sum() / norm
-    # Classes as contiguous blocks of one sorted copy: no per-class fancy indexing.
-    order = np.argsort(y, kind="stable")
-    Zs = Z[order]
-    bounds = np.concatenate([[0], np.cumsum(class_counts).astype(np.int64)])
-    class_rates = np.array(
-        [_half_logdet(Zs[lo:hi], scale) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    )
     class_rates /= norm
     if class_weight == "size":
         weights = class_counts / n
@@ -336,14 +346,14 @@ class TransRate(TransferabilityMixin, BaseEstimator):
         self.compat = compat
 
     def _settings(self):
-        settings = dict(
-            eps=self.eps,
-            class_weight=self.class_weight,
-            row_normalize=self.row_normalize,
-            trace_normalize=self.trace_normalize,
-            rank_normalize=self.rank_normalize,
-            projection=self.projection,
-        )
+        settings = {
+            "eps": self.eps,
+            "class_weight": self.class_weight,
+            "row_normalize": self.row_normalize,
+            "trace_normalize": self.trace_normalize,
+            "rank_normalize": self.rank_normalize,
+            "projection": self.projection,
+        }
         settings.update(_COMPAT.get(self.compat, {}))
         return settings
 
@@ -434,12 +444,16 @@ def transrate_score(
     >>> bool(transrate_score(informative, y) > transrate_score(noise, y))
     True
     """
-    return TransRate(
-        eps=eps,
-        class_weight=class_weight,
-        row_normalize=row_normalize,
-        trace_normalize=trace_normalize,
-        rank_normalize=rank_normalize,
-        projection=projection,
-        compat=compat,
-    ).fit(X, y).score_
+    return (
+        TransRate(
+            eps=eps,
+            class_weight=class_weight,
+            row_normalize=row_normalize,
+            trace_normalize=trace_normalize,
+            rank_normalize=rank_normalize,
+            projection=projection,
+            compat=compat,
+        )
+        .fit(X, y)
+        .score_
+    )

@@ -76,7 +76,26 @@ def make_check_data(
 
 
 def check_score_matches_fitted_score(name, estimator):
-    """``fit(X, y).score(X, y)`` equals ``score_`` and ``fit`` returns self."""
+    """``fit(X, y).score(X, y)`` equals ``score_`` and ``fit`` returns self.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, used in the error message.
+    estimator : estimator instance
+        Transferability estimator to check (it is cloned, not modified).
+
+    Raises
+    ------
+    AssertionError
+        If the estimator breaks the property.
+
+    Examples
+    --------
+    >>> from sktransfer.metrics import LogME
+    >>> from sktransfer.utils.estimator_checks import check_score_matches_fitted_score
+    >>> check_score_matches_fitted_score("LogME", LogME())
+    """
     X, y = make_check_data(estimator)
     est = clone(estimator)
     assert est.fit(X, y) is est, f"{name}.fit must return self"
@@ -87,7 +106,26 @@ def check_score_matches_fitted_score(name, estimator):
 
 
 def check_score_is_finite_float(name, estimator):
-    """``score`` returns a finite Python float and ``score_`` is one too."""
+    """``score`` returns a finite Python float and ``score_`` is one too.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, used in the error message.
+    estimator : estimator instance
+        Transferability estimator to check (it is cloned, not modified).
+
+    Raises
+    ------
+    AssertionError
+        If the estimator breaks the property.
+
+    Examples
+    --------
+    >>> from sktransfer.metrics import LogME
+    >>> from sktransfer.utils.estimator_checks import check_score_is_finite_float
+    >>> check_score_is_finite_float("LogME", LogME())
+    """
     X, y = make_check_data(estimator)
     est = clone(estimator).fit(X, y)
     score = est.score(X, y)
@@ -97,7 +135,26 @@ def check_score_is_finite_float(name, estimator):
 
 
 def check_label_permutation_invariance(name, estimator):
-    """Renaming the classes (any values, strings included) keeps the score."""
+    """Renaming the classes (any values, strings included) keeps the score.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, used in the error message.
+    estimator : estimator instance
+        Transferability estimator to check (it is cloned, not modified).
+
+    Raises
+    ------
+    AssertionError
+        If the estimator breaks the property.
+
+    Examples
+    --------
+    >>> from sktransfer.metrics import LogME
+    >>> from sktransfer.utils.estimator_checks import check_label_permutation_invariance
+    >>> check_label_permutation_invariance("LogME", LogME())
+    """
     X, y = make_check_data(estimator)
     reference = clone(estimator).fit(X, y).score_
     renamings = {
@@ -113,7 +170,26 @@ def check_label_permutation_invariance(name, estimator):
 
 
 def check_sample_order_invariance(name, estimator):
-    """Shuffling the samples (rows of X and y together) keeps the score."""
+    """Shuffling the samples (rows of X and y together) keeps the score.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, used in the error message.
+    estimator : estimator instance
+        Transferability estimator to check (it is cloned, not modified).
+
+    Raises
+    ------
+    AssertionError
+        If the estimator breaks the property.
+
+    Examples
+    --------
+    >>> from sktransfer.metrics import LogME
+    >>> from sktransfer.utils.estimator_checks import check_sample_order_invariance
+    >>> check_sample_order_invariance("LogME", LogME())
+    """
     X, y = make_check_data(estimator)
     reference = clone(estimator).fit(X, y).score_
     order = np.random.default_rng(42).permutation(X.shape[0])
@@ -124,7 +200,26 @@ def check_sample_order_invariance(name, estimator):
 
 
 def check_informative_beats_noise(name, estimator):
-    """Class-separable input scores higher than the same input, labels shuffled."""
+    """Class-separable input scores higher than the same input, labels shuffled.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, used in the error message.
+    estimator : estimator instance
+        Transferability estimator to check (it is cloned, not modified).
+
+    Raises
+    ------
+    AssertionError
+        If the estimator breaks the property.
+
+    Examples
+    --------
+    >>> from sktransfer.metrics import LogME
+    >>> from sktransfer.utils.estimator_checks import check_informative_beats_noise
+    >>> check_informative_beats_noise("LogME", LogME())
+    """
     X, y = make_check_data(estimator, informative=True)
     y_shuffled = np.random.default_rng(1).permutation(y)
     informative = clone(estimator).fit(X, y).score_
@@ -136,7 +231,26 @@ def check_informative_beats_noise(name, estimator):
 
 
 def check_does_not_modify_input(name, estimator):
-    """``fit`` and ``score`` leave the caller's arrays unchanged."""
+    """``fit`` and ``score`` leave the caller's arrays unchanged.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, used in the error message.
+    estimator : estimator instance
+        Transferability estimator to check (it is cloned, not modified).
+
+    Raises
+    ------
+    AssertionError
+        If the estimator breaks the property.
+
+    Examples
+    --------
+    >>> from sktransfer.metrics import LogME
+    >>> from sktransfer.utils.estimator_checks import check_does_not_modify_input
+    >>> check_does_not_modify_input("LogME", LogME())
+    """
     X, y = make_check_data(estimator)
     for X_in in (X.copy(), np.asfortranarray(X), X.astype(np.float32)):
         X_before, y_before = X_in.copy(), y.copy()
