@@ -32,7 +32,10 @@ class TransferabilityMixin:
     Class attributes that subclasses may override:
 
     - ``_input_kind``: ``"features"``, ``"probabilities"`` or ``"gradients"``,
-      the kind of ``X`` the metric expects (read by selectors and featurizers);
+      the kind of ``X`` the metric expects (read by selectors and featurizers).
+      With ``"probabilities"``, rows must be non-negative and sum to one
+      within 1e-3, else ``_validate_input`` raises a ``ValueError`` that
+      suggests a softmax;
     - ``_min_samples_per_class``: the smallest class size the metric accepts.
 
     Examples
@@ -102,6 +105,8 @@ class TransferabilityMixin:
             y_numeric=not classification,
             multi_output=not classification,
         )
+        if self._input_kind == "probabilities":
+            _check_probabilities(X, type(self).__name__)
         if not classification:
             y = np.asarray(y, dtype=np.float64)
             return X, y
@@ -149,6 +154,31 @@ class TransferabilityMixin:
         check_is_fitted(self)
         X, y = self._validate_input(X, y, reset=False)
         return float(self._compute_score(X, y))
+
+
+_PROBABILITY_ATOL = 1e-3
+
+
+def _check_probabilities(P, name):
+    """Raise a ValueError unless every row of ``P`` is a probability vector.
+
+    Rows must be non-negative and sum to one within ``1e-3`` (softmax outputs
+    in float16 or float32 pass; logits or unnormalised scores do not).
+    """
+    if np.any(P < 0):
+        raise ValueError(
+            f"{name} expects source-model probabilities, but X has negative "
+            "values; apply a softmax to the logits first."
+        )
+    sums = P.sum(axis=1)
+    bad = np.abs(sums - 1.0) > _PROBABILITY_ATOL
+    if np.any(bad):
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} expects source-model probabilities whose rows sum to one, "
+            f"but {int(bad.sum())} row(s) do not (row {row} sums to "
+            f"{sums[row]:.6g}); apply a softmax to the logits first."
+        )
 
 
 def is_transferability_estimator(estimator):

@@ -151,3 +151,40 @@ def test_import_does_not_import_torch(module):
 def test_all_estimators_rejects_unknown_filter():
     with pytest.raises(ValueError, match="type_filter"):
         all_estimators("classifier")
+
+
+class _ProbabilityMetric(TransferabilityMixin, BaseEstimator):
+    """Minimal probability-input metric: mean probability of the first column."""
+
+    _input_kind = "probabilities"
+
+    def fit(self, X, y):
+        X, y = self._validate_input(X, y, reset=True)
+        self.score_ = self._compute_score(X, y)
+        return self
+
+    def _compute_score(self, X, y):
+        return float(X[:, 0].mean())
+
+
+def test_probability_input_is_validated():
+    P = np.array([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1], [0.3, 0.7]])
+    y = [0, 1, 0, 1]
+    assert _ProbabilityMetric().fit(P, y).score_ == pytest.approx(0.475)
+    assert _ProbabilityMetric().fit(P.astype(np.float16), y).score_ == pytest.approx(
+        0.475, abs=1e-3
+    )
+    with pytest.raises(ValueError, match="rows sum to one.*row 1 sums to 2\b"):
+        _ProbabilityMetric().fit(P + np.array([[0, 0], [0.5, 0.5], [0, 0], [0, 0]]), y)
+    with pytest.raises(ValueError, match="negative values; apply a softmax"):
+        _ProbabilityMetric().fit(P - 0.25, y)
+    logits = np.log(P) + 3.0
+    with pytest.raises(ValueError, match="softmax"):
+        _ProbabilityMetric().fit(logits, y)
+
+
+def test_probability_metrics_declare_positive_only():
+    from sklearn.utils import get_tags
+
+    assert get_tags(_ProbabilityMetric()).input_tags.positive_only
+    assert not get_tags(_NeedsThree()).input_tags.positive_only
