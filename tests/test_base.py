@@ -174,7 +174,7 @@ def test_probability_input_is_validated():
     assert _ProbabilityMetric().fit(P.astype(np.float16), y).score_ == pytest.approx(
         0.475, abs=1e-3
     )
-    with pytest.raises(ValueError, match="rows sum to one.*row 1 sums to 2\b"):
+    with pytest.raises(ValueError, match="rows sum to one.*row 1 sums to 2\\)"):
         _ProbabilityMetric().fit(P + np.array([[0, 0], [0.5, 0.5], [0, 0], [0, 0]]), y)
     with pytest.raises(ValueError, match="negative values; apply a softmax"):
         _ProbabilityMetric().fit(P - 0.25, y)
