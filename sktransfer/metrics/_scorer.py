@@ -91,7 +91,8 @@ def make_transferability_scorer(metric):
     >>> from sktransfer.metrics import LogME, make_transferability_scorer
     >>> X, y = make_classification(n_samples=200, n_features=20, random_state=0)
     >>> model = make_pipeline(PCA(n_components=5), LogisticRegression())
-    >>> scoring = {"accuracy": "accuracy", "logme": make_transferability_scorer(LogME())}
+    >>> logme = make_transferability_scorer(LogME())
+    >>> scoring = {"accuracy": "accuracy", "logme": logme}
     >>> result = cross_validate(model, X, y, cv=3, scoring=scoring)
     >>> sorted(key for key in result if key.startswith("test_"))
     ['test_accuracy', 'test_logme']
