@@ -16,6 +16,7 @@ __all__ = [
     "TransferabilityMixin",
     "__version__",
     "datasets",
+    "featurizers",
     "is_transferability_estimator",
     "metrics",
     "utils",
@@ -24,7 +25,7 @@ __all__ = [
 
 def __getattr__(name):
     # Subpackages load lazily so that ``import sktransfer`` stays cheap.
-    if name in {"datasets", "metrics", "utils"}:
+    if name in {"datasets", "featurizers", "metrics", "utils"}:
         import importlib
 
         return importlib.import_module(f"sktransfer.{name}")

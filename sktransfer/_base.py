@@ -167,8 +167,9 @@ def _check_probabilities(P, name):
     """
     if np.any(P < 0):
         raise ValueError(
-            f"{name} expects source-model probabilities, but X has negative "
-            "values; apply a softmax to the logits first."
+            f"Negative values in data passed to {name}: {name} expects "
+            "source-model probabilities, but X has negative values; apply a "
+            "softmax to the logits first."
         )
     sums = P.sum(axis=1)
     bad = np.abs(sums - 1.0) > _PROBABILITY_ATOL

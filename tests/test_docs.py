@@ -18,12 +18,13 @@ API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
 PUBLIC_MODULES = [
     "sktransfer",
     "sktransfer.datasets",
+    "sktransfer.featurizers",
     "sktransfer.metrics",
     "sktransfer.utils",
     "sktransfer.utils.estimator_checks",
 ]
 # Names of ``sktransfer.__all__`` that are not documented as API entries.
-NOT_API_ENTRIES = {"__version__", "datasets", "metrics", "utils"}
+NOT_API_ENTRIES = {"__version__", "datasets", "featurizers", "metrics", "utils"}
 
 _DIRECTIVE = re.compile(r"^(?P<indent>\s*)\.\. (?P<name>[\w:-]+)::\s*(?P<arg>.*)$")
 

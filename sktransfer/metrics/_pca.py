@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+from scipy.linalg import eigh
 
 __all__ = []
 
@@ -61,27 +62,35 @@ def pca_project(X, n_components, *, name="PCA"):
 
     Notes
     -----
-    The spectrum comes from ``eigh`` of the D x D scatter matrix when
-    ``n_samples > n_features`` (one syrk pass over ``X``) and from the thin SVD
-    of the centred data otherwise.
+    The spectrum comes from the smaller Gram matrix of the centred data: the
+    D x D scatter when ``n_samples > n_features`` (one syrk pass over ``X``),
+    the N x N inner products otherwise; only the top ``k`` eigenvectors are
+    computed (all eigenvalues are needed only for a variance fraction).
     """
     n_samples, n_features = X.shape
     k = _resolve_n_components(n_components, n_samples, n_features, name)
     if k is None:
         return X, None
     Xc = X - X.mean(axis=0)
-    if n_samples > n_features:
-        evals, V = np.linalg.eigh(Xc.T @ Xc)
-        evals, V = np.clip(evals[::-1], 0.0, None), V[:, ::-1]
-    else:
-        _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
-        evals, V = s**2, Vt.T
-    total = evals.sum()
-    ratio = evals / total if total > 0 else np.zeros_like(evals)
+    # The spectrum of the smaller Gram matrix: D x D scatter or N x N products.
+    gram = Xc.T @ Xc if n_samples > n_features else Xc @ Xc.T
+    size = gram.shape[0]
+    total = np.trace(gram)
     if isinstance(k, float):
+        evals = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
+        ratio = evals / total if total > 0 else np.zeros_like(evals)
         k = int(np.searchsorted(np.cumsum(ratio), k, side="right") + 1)
-        k = min(k, evals.shape[0])
-    V = V[:, :k]
+    k = min(k, size)
+    # Only the top k eigenvectors are computed.
+    evals, vecs = eigh(gram, subset_by_index=[size - k, size - 1])
+    evals, vecs = np.clip(evals[::-1], 0.0, None), vecs[:, ::-1]
+    if n_samples > n_features:
+        V = vecs
+    else:
+        # Right singular vectors from the left ones: V = Xc^T U / s.
+        s = np.sqrt(evals)
+        V = (Xc.T @ vecs) / np.where(s > 0, s, 1.0)
     signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(k)])
     signs[signs == 0] = 1.0
-    return Xc @ (V * signs), ratio[:k]
+    ratio = evals / total if total > 0 else np.zeros_like(evals)
+    return Xc @ (V * signs), ratio
