@@ -31,14 +31,42 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-from sktransfer.metrics import LogME, TransRate  # noqa: E402
+from sktransfer.metrics import (  # noqa: E402
+    GBC,
+    LEEP,
+    NCE,
+    NCTI,
+    NLEEP,
+    PARC,
+    SFDA,
+    ETran,
+    HScore,
+    KNNScore,
+    LogME,
+    ShrinkageHScore,
+    TransRate,
+)
 
 # Name -> zero-argument factory of an unfitted estimator. Add a metric here and
-# it becomes selectable with ``--metrics``.
+# it becomes selectable with ``--metrics``. By default the grid times the
+# foundation metrics; ``--metrics all`` times every one.
 METRICS = {
     "LogME": LogME,
     "TransRate": TransRate,
+    "HScore": HScore,
+    "ShrinkageHScore": ShrinkageHScore,
+    "GBC": GBC,
+    "SFDA": SFDA,
+    "PARC": PARC,
+    "NLEEP": NLEEP,
+    "KNNScore": KNNScore,
+    "ETran": ETran,
+    "NCTI": NCTI,
+    "LEEP": LEEP,
+    "NCE": NCE,
 }
+DEFAULT_METRICS = ("LogME", "TransRate")
+N_SOURCE_CLASSES = 1000
 
 GRID_N = (10_000, 50_000)
 GRID_D = (512, 2048)
@@ -83,6 +111,24 @@ def floor_op(X):
     return X.T @ X
 
 
+def make_probabilities(X):
+    """Source-model "probabilities" for LEEP and NCE, derived from ``X``.
+
+    A softmax over the first ``min(D, 1000)`` columns (scaled so that the rows
+    are peaked like a classifier's), i.e. N x 1000 source classes for D=2048.
+    Built once per configuration, outside the timing.
+    """
+    logits = X[:, :N_SOURCE_CLASSES] * 10.0
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits
+
+
+def metric_input(name, X, P):
+    return P if METRICS[name]._input_kind == "probabilities" else X
+
+
 def fit_metric(name, X, y):
     return METRICS[name]().fit(X, y)
 
@@ -90,14 +136,17 @@ def fit_metric(name, X, y):
 def warm_up(metric_names):
     """Pay one-time costs (lazy imports, first BLAS/LAPACK calls) outside timing."""
     X, y = make_data(300, 32, 3, seed=12345)
+    P = make_probabilities(X)
     floor_op(X)
     for name in metric_names:
-        fit_metric(name, X, y)
+        fit_metric(name, metric_input(name, X, P), y)
 
 
 def bench_config(n_samples, n_features, n_classes, metric_names, repeat, seed):
     """Time the floor and each metric, interleaved, ``repeat`` times; medians."""
     X, y = make_data(n_samples, n_features, n_classes, seed)
+    needs_p = any(METRICS[n]._input_kind == "probabilities" for n in metric_names)
+    P = make_probabilities(X) if needs_p else None
     floor_cpu, floor_wall = [], []
     cpu = {name: [] for name in metric_names}
     wall = {name: [] for name in metric_names}
@@ -112,7 +161,7 @@ def bench_config(n_samples, n_features, n_classes, metric_names, repeat, seed):
             if name in failed:
                 continue
             try:
-                est, c, w = timed(fit_metric, name, X, y)
+                est, c, w = timed(fit_metric, name, metric_input(name, X, P), y)
             except Exception as exc:  # keep the run going, report the failure
                 failed[name] = f"{type(exc).__name__}: {exc}"
                 print(
@@ -126,7 +175,7 @@ def bench_config(n_samples, n_features, n_classes, metric_names, repeat, seed):
             wall[name].append(w)
             score[name] = float(getattr(est, "score_", float("nan")))
             del est
-    del X, y
+    del X, y, P
     gc.collect()
 
     row = {
@@ -155,6 +204,19 @@ def table_columns(metric_names):
     return cols
 
 
+LONG_COLUMNS = ["N", "D", "C", "metric", "floor_cpu_s", "cpu_s", "wall_s", "ratio"]
+
+
+def long_rows(row, metric_names):
+    """One row per metric of a configuration's wide row."""
+    for name in metric_names:
+        yield {
+            **{k: row[k] for k in ("N", "D", "C", "floor_cpu_s")},
+            "metric": name,
+            **{k: row[f"{name}_{k}"] for k in ("cpu_s", "wall_s", "ratio")},
+        }
+
+
 def csv_columns(metric_names):
     cols = ["N", "D", "C", "floor_cpu_s", "floor_wall_s"]
     for name in metric_names:
@@ -163,7 +225,7 @@ def csv_columns(metric_names):
 
 
 def fmt(value, column):
-    if isinstance(value, int):
+    if isinstance(value, int | str):
         return str(value)
     if value != value:  # NaN: the metric failed
         return "err"
@@ -177,7 +239,10 @@ class Table:
 
     def __init__(self, columns, stream=sys.stdout):
         self.columns = columns
-        self.widths = [max(len(c), 8) for c in columns]
+        longest_metric = max(map(len, METRICS))
+        self.widths = [
+            max(len(c), longest_metric if c == "metric" else 8) for c in columns
+        ]
         self.stream = stream
 
     def _line(self, cells):
@@ -214,6 +279,8 @@ def parse_sizes(text):
 
 
 def parse_metrics(text):
+    if text.strip() == "all":
+        return list(METRICS)
     names = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [n for n in names if n not in METRICS]
     if unknown or not names:
@@ -257,9 +324,10 @@ def build_parser():
     parser.add_argument(
         "--metrics",
         type=parse_metrics,
-        default=list(METRICS),
+        default=list(DEFAULT_METRICS),
         metavar="NAME,...",
-        help=f"comma list among {', '.join(METRICS)} (default: all)",
+        help=f"'all' or a comma list among {', '.join(METRICS)} "
+        f"(default: {','.join(DEFAULT_METRICS)})",
     )
     parser.add_argument("--csv", metavar="PATH", help="also write the results here")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
@@ -312,12 +380,16 @@ def main(argv=None):
             flush=True,
         )
         warm_up(names)
-        table = Table(table_columns(names))
+        # Wide table (a column group per metric) for a few metrics; long table
+        # (a row per configuration and metric) for more.
+        long = len(names) > 2
+        table = Table(LONG_COLUMNS if long else table_columns(names))
         table.header()
         rows = []
         for n, d, c in todo:
             row = bench_config(n, d, c, names, args.repeat, args.seed)
-            table.row(row)
+            for line in long_rows(row, names) if long else [row]:
+                table.row(line)
             rows.append(row)
 
     if args.csv:
