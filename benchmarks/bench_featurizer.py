@@ -1,6 +1,6 @@
 """Throughput of TorchFeaturizer against a bare ``torch.no_grad()`` loop, on one core.
 
-Run ``python benchmarks/bench_featurizer.py`` (about two minutes) or
+Run ``python benchmarks/bench_featurizer.py`` (about a minute) or
 ``python benchmarks/bench_featurizer.py --quick`` (seconds). It prints a markdown
 table: for each batch size, the samples per second of
 
@@ -18,8 +18,8 @@ The model is a small CNN (three 3x3 convolutions, 16-32-64 channels, global
 average pooling, a 10-class linear head) on 3x32x32 inputs: a few milliseconds
 per batch of 32, so the featurizer's fixed cost per batch weighs more than with
 any real network. Times are CPU seconds of the process (torch runs on one
-thread), after ``gc.collect()``; each repeat runs the four variants back to
-back, in an order that alternates between repeats.
+thread), after ``gc.collect()`` (except for the null model); each repeat runs
+the four variants back to back, in an order that alternates between repeats.
 
 - ``samples/s`` is from the fastest repeat of each variant (the least disturbed
   by other load on a shared machine);
@@ -99,10 +99,11 @@ def bare_loop(forward, X, batch_size):
     return torch.cat(outputs).numpy()
 
 
-def timed(func):
+def timed(func, collect=True):
     """Return ``(result, cpu_s)``: CPU time of the process (one thread), which
     is less sensitive than wall time to other load on a shared machine."""
-    gc.collect()
+    if collect:
+        gc.collect()
     start = time.process_time()
     result = func()
     return result, time.process_time() - start
@@ -148,7 +149,7 @@ def main(argv=None):
     null = NullModel().eval()
     for batch_size in batch_sizes:
         times, results = compare(model, X, batch_size, args.repeat)
-        null_times, _ = compare(null, X, batch_size, 5 * args.repeat)
+        null_times, _ = compare(null, X, batch_size, 5 * args.repeat, collect=False)
         n_batches = -(-args.n_samples // batch_size)
         best = {k: v.min() for k, v in times.items()}
         rate = {k: args.n_samples / v for k, v in best.items()}
@@ -169,7 +170,7 @@ def main(argv=None):
         )
 
 
-def compare(model, X, batch_size, repeat):
+def compare(model, X, batch_size, repeat, collect=True):
     """CPU times of the four variants over ``repeat`` alternating repeats."""
     logits = TorchFeaturizer(
         model=model, output="logits", batch_size=batch_size, device="cpu"
@@ -187,7 +188,7 @@ def compare(model, X, batch_size, repeat):
     for r in range(repeat):
         order = list(variants) if r % 2 == 0 else list(variants)[::-1]
         for name in order:
-            results[name], seconds = timed(variants[name])
+            results[name], seconds = timed(variants[name], collect)
             times[name].append(seconds)
     for kind in ("logits", "features"):
         np.testing.assert_allclose(
