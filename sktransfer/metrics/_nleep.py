@@ -278,12 +278,12 @@ class NLEEP(TransferabilityMixin, BaseEstimator):
     n_components_ : int
         Number of PCA dimensions ``d`` the mixture is fitted on
         (``n_features_in_`` without PCA).
-    explained_variance_ratio_ : ndarray of shape (n_components_,) or None
+    explained_variance_ratio_ : ndarray of shape (`n_components_`,) or None
         Fraction of the variance of each kept principal component (None
         without PCA).
-    pca_mean_ : ndarray of shape (n_features_in_,) or None
+    pca_mean_ : ndarray of shape (`n_features_in_`,) or None
         Mean subtracted before the projection (None without PCA).
-    pca_components_ : ndarray of shape (n_components_, n_features_in_) or None
+    pca_components_ : ndarray of shape (`n_components_`, `n_features_in_`) or None
         Projection matrix: the PCA features are
         ``(X - pca_mean_) @ pca_components_.T`` (None without PCA).
     gmm_ : sklearn.mixture.GaussianMixture
@@ -291,7 +291,7 @@ class NLEEP(TransferabilityMixin, BaseEstimator):
     n_gaussians_ : int
         Number of Gaussian components, ``components_per_class * n_classes``
         clipped to ``n_samples``.
-    conditional_ : ndarray of shape (n_classes, n_gaussians_)
+    conditional_ : ndarray of shape (n_classes, `n_gaussians_`)
         The LEEP table ``P(y = c | z = k)`` estimated on the training data.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
