@@ -178,11 +178,12 @@ def _nleep(
         )
         n_gaussians = n_samples
     if n_samples / n_gaussians < n_dims:
+        hint = " or covariance_type='diag'" if covariance_type == "full" else ""
         warnings.warn(
             f"{name}: {n_samples / n_gaussians:.3g} samples per Gaussian "
             f"component for {n_dims} dimensions; the mixture over-fits and "
             "N-LEEP saturates towards 0. Use fewer components_per_class, a "
-            "smaller n_components or covariance_type='diag'.",
+            f"smaller n_components{hint}.",
             UserWarning,
             stacklevel=4,
         )
