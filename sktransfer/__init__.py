@@ -16,16 +16,25 @@ __all__ = [
     "TransferabilityMixin",
     "__version__",
     "datasets",
+    "evaluation",
     "featurizers",
     "is_transferability_estimator",
     "metrics",
+    "selection",
     "utils",
 ]
 
 
 def __getattr__(name):
     # Subpackages load lazily so that ``import sktransfer`` stays cheap.
-    if name in {"datasets", "featurizers", "metrics", "utils"}:
+    if name in {
+        "datasets",
+        "evaluation",
+        "featurizers",
+        "metrics",
+        "selection",
+        "utils",
+    }:
         import importlib
 
         return importlib.import_module(f"sktransfer.{name}")

@@ -1,6 +1,9 @@
 """scikit-learn's estimator checks and sktransfer's own checks on every metric."""
 
+import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import (
     check_param_validation,
     parametrize_with_checks,
@@ -21,6 +24,7 @@ from sktransfer.metrics import (
     LogME,
     TransRate,
 )
+from sktransfer.selection import SourceSelector
 from sktransfer.utils.discovery import all_estimators
 from sktransfer.utils.estimator_checks import transferability_checks
 
@@ -192,3 +196,34 @@ def test_featurizer_sklearn_compatible(estimator, check):
 
 def test_featurizer_param_validation():
     check_param_validation("TorchFeaturizer", TorchFeaturizer(model=TinyMLP))
+
+
+# ------------------------------------------------------------------ selection
+# SourceSelector over a small pool of picklable transformers that validate
+# their input (so that NaN is rejected in transform, which goes to the winning
+# source), with the default metric, several metrics combined, and a final
+# classifier (which makes it a classifier for the checks).
+def _selector_pool():
+    return [
+        ("identity", FunctionTransformer(validate=True)),
+        ("absolute", FunctionTransformer(np.abs, validate=True)),
+        ("squared", FunctionTransformer(np.square, validate=True)),
+    ]
+
+
+SELECTORS = [
+    SourceSelector(_selector_pool()),
+    SourceSelector(
+        _selector_pool(), estimator=[LogME(), HScore()], combine="mean_rank"
+    ),
+    SourceSelector(_selector_pool(), final_estimator=LogisticRegression()),
+]
+
+
+@parametrize_with_checks(SELECTORS)
+def test_selector_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_selector_param_validation():
+    check_param_validation("SourceSelector", SourceSelector(_selector_pool()))

@@ -18,13 +18,23 @@ API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
 PUBLIC_MODULES = [
     "sktransfer",
     "sktransfer.datasets",
+    "sktransfer.evaluation",
     "sktransfer.featurizers",
     "sktransfer.metrics",
+    "sktransfer.selection",
     "sktransfer.utils",
     "sktransfer.utils.estimator_checks",
 ]
 # Names of ``sktransfer.__all__`` that are not documented as API entries.
-NOT_API_ENTRIES = {"__version__", "datasets", "featurizers", "metrics", "utils"}
+NOT_API_ENTRIES = {
+    "__version__",
+    "datasets",
+    "evaluation",
+    "featurizers",
+    "metrics",
+    "selection",
+    "utils",
+}
 
 _DIRECTIVE = re.compile(r"^(?P<indent>\s*)\.\. (?P<name>[\w:-]+)::\s*(?P<arg>.*)$")
 
