@@ -8,6 +8,7 @@ on a labelled target task with ``Pipeline.score``.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+from sktransfer.featurizers._gradients import GradientFeaturizer
 from sktransfer.featurizers._torch import TorchFeaturizer
 
-__all__ = ["TorchFeaturizer"]
+__all__ = ["GradientFeaturizer", "TorchFeaturizer"]

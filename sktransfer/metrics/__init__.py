@@ -22,8 +22,10 @@ from sktransfer.metrics._nce import NCE, nce_score
 from sktransfer.metrics._ncti import NCTI, ncti_score
 from sktransfer.metrics._nleep import NLEEP, nleep_score
 from sktransfer.metrics._parc import PARC, parc_score
+from sktransfer.metrics._pge import PGE, pge_distances
 from sktransfer.metrics._scorer import make_transferability_scorer
 from sktransfer.metrics._sfda import SFDA, sfda_score
+from sktransfer.metrics._task_transfer import ReferenceTask, TaskTransferBound
 from sktransfer.metrics._transrate import TransRate, transrate_score
 
 __all__ = [
@@ -37,8 +39,11 @@ __all__ = [
     "NCTI",
     "NLEEP",
     "PARC",
+    "PGE",
+    "ReferenceTask",
     "SFDA",
     "ShrinkageHScore",
+    "TaskTransferBound",
     "TransRate",
     "etran_score",
     "gbc_score",
@@ -51,6 +56,7 @@ __all__ = [
     "ncti_score",
     "nleep_score",
     "parc_score",
+    "pge_distances",
     "sfda_score",
     "shrinkage_h_score",
     "transrate_score",
