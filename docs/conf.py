@@ -57,3 +57,20 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
 }
+
+
+# -- autodoc: skip scikit-learn's generated metadata-routing setters ----------
+# ``set_fit_request``, ``set_partial_fit_request``, ``set_score_request``... are
+# created by scikit-learn for every estimator method with extra parameters;
+# their docstrings point into scikit-learn's own glossary, which this site does
+# not have (sphinx -W would fail on those references).
+
+
+def _skip_metadata_request_setters(app, what, name, obj, skip, options):
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_setters)
