@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "datasets",
     "evaluation",
+    "exceptions",
     "featurizers",
     "is_transferability_estimator",
     "metrics",
@@ -30,6 +31,7 @@ def __getattr__(name):
     if name in {
         "datasets",
         "evaluation",
+        "exceptions",
         "featurizers",
         "metrics",
         "selection",

@@ -106,7 +106,11 @@ class TransferabilityMixin:
             multi_output=not classification,
         )
         if self._input_kind == "probabilities":
+            # Non-negative rows summing to one are bounded by one: the
+            # magnitude check would be two more passes over X for nothing.
             _check_probabilities(X, type(self).__name__)
+        else:
+            _check_magnitude(X, type(self).__name__)
         if not classification:
             y = np.asarray(y, dtype=np.float64)
             return X, y
@@ -117,7 +121,7 @@ class TransferabilityMixin:
         if classes.shape[0] < 2:
             raise ValueError(
                 f"{name} requires at least 2 classes in y; got 1 class "
-                f"({classes[0].item()!r}). Transferability is undefined for a "
+                f"({classes.tolist()[0]!r}). Transferability is undefined for a "
                 "single class."
             )
         counts = np.bincount(y_encoded)
@@ -157,6 +161,25 @@ class TransferabilityMixin:
 
 
 _PROBABILITY_ATOL = 1e-3
+# Largest magnitude accepted in X: Gram matrices sum N products of features,
+# which overflow float64 (1.8e308) long before the features themselves do.
+_MAX_ABS = 1e100
+
+
+def _check_magnitude(X, name):
+    """Raise a ValueError if ``X`` has entries beyond ``_MAX_ABS`` in magnitude.
+
+    Two passes over ``X`` (min and max), no copy.
+    """
+    if X.size == 0:
+        return
+    big = max(-float(X.min()), float(X.max()))
+    if big > _MAX_ABS:
+        raise ValueError(
+            f"{name}: X has values of magnitude up to {big:.3g}, too large for "
+            f"float64 arithmetic (products of features overflow beyond "
+            f"{_MAX_ABS:.0e}); rescale X, e.g. with StandardScaler."
+        )
 
 
 def _check_probabilities(P, name):
@@ -165,7 +188,9 @@ def _check_probabilities(P, name):
     Rows must be non-negative and sum to one within ``1e-3`` (softmax outputs
     in float16 or float32 pass; logits or unnormalised scores do not).
     """
-    if np.any(P < 0):
+    # One pass each for the minimum and the row sums (``np.any(P < 0)`` would
+    # allocate a boolean array the size of P).
+    if P.size and P.min() < 0:
         raise ValueError(
             f"Negative values in data passed to {name}: {name} expects "
             "source-model probabilities, but X has negative values; apply a "

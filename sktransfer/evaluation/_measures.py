@@ -9,6 +9,7 @@ scikit-learn's ``(y_true, y_score)``.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -60,6 +61,19 @@ def _check_pair(accuracies, scores):
     return accuracies, scores
 
 
+def _warn_if_constant(accuracies, scores, name):
+    """Warn that a rank correlation is undefined (NaN) for a constant input."""
+    for label, values in (("accuracies", accuracies), ("scores", scores)):
+        if np.all(values == values[0]):
+            warnings.warn(
+                f"{name}: {label} are constant (all {values[0]:.6g}); the rank "
+                "correlation is undefined and NaN is returned.",
+                stats.ConstantInputWarning,
+                stacklevel=3,
+            )
+            return
+
+
 def _resolve_k(k, n_sources):
     """An integer ``k`` as is (capped at the pool size); a fraction of the pool."""
     if isinstance(k, Integral):
@@ -94,7 +108,8 @@ def weighted_kendall_tau(accuracies, scores):
     -------
     tau : float
         Weighted tau in [-1, 1]; 1 when the scores order the sources exactly as
-        the accuracies do.
+        the accuracies do. NaN (with scipy's ``ConstantInputWarning``) when
+        either input is constant.
 
     See Also
     --------
@@ -128,6 +143,7 @@ def weighted_kendall_tau(accuracies, scores):
     0.52
     """
     accuracies, scores = _check_pair(accuracies, scores)
+    _warn_if_constant(accuracies, scores, "weighted_kendall_tau")
     return float(stats.weightedtau(accuracies, scores).statistic)
 
 
@@ -148,7 +164,8 @@ def kendall_tau(accuracies, scores):
     Returns
     -------
     tau : float
-        Kendall's tau-b in [-1, 1]; NaN when either input is constant.
+        Kendall's tau-b in [-1, 1]; NaN (with scipy's ``ConstantInputWarning``)
+        when either input is constant.
 
     See Also
     --------
@@ -168,6 +185,7 @@ def kendall_tau(accuracies, scores):
     0.666...
     """
     accuracies, scores = _check_pair(accuracies, scores)
+    _warn_if_constant(accuracies, scores, "kendall_tau")
     return float(stats.kendalltau(accuracies, scores).statistic)
 
 
@@ -260,7 +278,15 @@ def relative_top_k(accuracies, scores, *, k=1):
             f"relative_top_k needs a positive best accuracy; got max = {best}."
         )
     top = _top_k(scores, _resolve_k(k, scores.shape[0]))
-    return float(accuracies[top].max() / best)
+    with np.errstate(over="ignore"):
+        ratio = accuracies[top].max() / best
+    if not np.isfinite(ratio):
+        raise ValueError(
+            f"relative_top_k overflows: the picked accuracy "
+            f"{accuracies[top].max():.3g} divided by the best {best:.3g} is not "
+            "a finite float; rescale the accuracies."
+        )
+    return float(ratio)
 
 
 @validate_params(

@@ -9,6 +9,7 @@ on a labelled target task with ``Pipeline.score``.
 # SPDX-License-Identifier: BSD-3-Clause
 
 from sktransfer.featurizers._gradients import GradientFeaturizer
+from sktransfer.featurizers._streaming import stream_score
 from sktransfer.featurizers._torch import TorchFeaturizer
 
-__all__ = ["GradientFeaturizer", "TorchFeaturizer"]
+__all__ = ["GradientFeaturizer", "TorchFeaturizer", "stream_score"]

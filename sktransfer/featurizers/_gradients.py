@@ -216,7 +216,14 @@ class GradientFeaturizer(TransformerMixin, BaseEstimator):
         Xt = torch.as_tensor(np.ascontiguousarray(X), device=device)
         yt = torch.as_tensor(y.astype(np.int64), device=device)
         with torch.no_grad():
-            width = self.model_(Xt[:1]).reshape(1, -1).shape[1]
+            try:
+                width = self.model_(Xt[:1]).reshape(1, -1).shape[1]
+            except RuntimeError as exc:
+                raise RuntimeError(
+                    f"{type(self).__name__}: the model failed on the first sample, "
+                    f"with input shape {tuple(Xt[:1].shape)} and dtype "
+                    f"{Xt.dtype}: {exc}"
+                ) from exc
         start = copy.deepcopy(self.model_.state_dict())
         units = self._select_units(self.model_)
         self.unit_names_ = [n for n, _ in units]

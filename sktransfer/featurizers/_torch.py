@@ -887,12 +887,14 @@ class TorchFeaturizer(TransformerMixin, BaseEstimator):
             path, mode="w+", dtype=np.float32, shape=(n_rows, n_cols)
         )
 
-    def _extract(self, X, kind, taps, allocate, check):
+    def _extract(self, X, kind, taps, allocate, check, on_device=False):
         """Run the model over ``X`` and write the features of ``taps``.
 
         ``allocate(widths)`` receives ``{entry: n_columns}`` after the first
         batch and returns ``{entry: array of shape (n_samples, n_columns)}``,
-        which is filled batch by batch and returned.
+        which is filled batch by batch and returned. With ``on_device``, the
+        features are written as float32 tensors on ``device_`` (for
+        :func:`stream_score`'s sinks) instead of numpy arrays.
         """
         model = self.model_.eval()
         modules = dict(model.named_modules())
@@ -921,12 +923,12 @@ class TorchFeaturizer(TransformerMixin, BaseEstimator):
                 else:
                     hook = modules[module].register_forward_hook(output_hook(entry))
                 handles.append(hook)
-            return self._run(X, kind, taps, allocate, check, captured)
+            return self._run(X, kind, taps, allocate, check, captured, on_device)
         finally:
             for handle in handles:
                 handle.remove()
 
-    def _run(self, X, kind, taps, allocate, check, captured):
+    def _run(self, X, kind, taps, allocate, check, captured, on_device=False):
         """The batch loop of :meth:`_extract` (hooks in place)."""
         name = type(self).__name__
         model, device = self.model_, self.device_
@@ -977,8 +979,11 @@ class TorchFeaturizer(TransformerMixin, BaseEstimator):
                                 "forward pass, so it has no output to read."
                             )
                         value = _first_tensor(captured.pop(entry), what[entry])
-                        f = self._postprocess(value, mask, what[entry]).numpy()
-                        if not np.isfinite(f).all():
+                        f = self._postprocess(value, mask, what[entry], on_device)
+                        finite = bool(torch.isfinite(f).all())
+                        if not on_device:
+                            f = f.numpy()
+                        if not finite:
                             raise ValueError(
                                 f"{name}: the features of {what[entry]} on batch "
                                 f"{index} ({samples}) contain NaN or infinity: the "
@@ -1015,7 +1020,7 @@ class TorchFeaturizer(TransformerMixin, BaseEstimator):
             self.device_.type, dtype=getattr(torch, self.mixed_precision)
         )
 
-    def _postprocess(self, t, mask, what):
+    def _postprocess(self, t, mask, what, on_device=False):
         if self.output == "features":
             t = _pool(t, self.pooling, mask, what)
         elif t.ndim != 2:
@@ -1026,7 +1031,7 @@ class TorchFeaturizer(TransformerMixin, BaseEstimator):
             )
         elif self.output == "probabilities":
             t = torch.softmax(t.float(), dim=1)
-        return t.detach().to("cpu", torch.float32)
+        return t.detach().to(self.device_ if on_device else "cpu", torch.float32)
 
     def _check_widths(self, widths):
         for entry, width in widths.items():

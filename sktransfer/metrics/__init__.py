@@ -25,13 +25,16 @@ from sktransfer.metrics._parc import PARC, parc_score
 from sktransfer.metrics._pge import PGE, pge_distances
 from sktransfer.metrics._scorer import make_transferability_scorer
 from sktransfer.metrics._sfda import SFDA, sfda_score
+from sktransfer.metrics._stats import ClassStatistics, JointCounts
 from sktransfer.metrics._task_transfer import ReferenceTask, TaskTransferBound
 from sktransfer.metrics._transrate import TransRate, transrate_score
 
 __all__ = [
+    "ClassStatistics",
     "ETran",
     "GBC",
     "HScore",
+    "JointCounts",
     "KNNScore",
     "LEEP",
     "LogME",

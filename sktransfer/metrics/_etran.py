@@ -23,7 +23,12 @@ def _energy_score(X, energy_fraction):
 
     Returns the score and the number of samples it averages.
     """
-    energy = logsumexp(X, axis=1)
+    # In row blocks of about 2 MB: scipy's logsumexp makes several
+    # temporaries of its input's size (5 copies of X at once otherwise).
+    step = max(1, 2**18 // max(X.shape[1], 1))
+    energy = np.concatenate(
+        [logsumexp(X[i : i + step], axis=1) for i in range(0, X.shape[0], step)]
+    )
     n_tail = max(1, int(np.floor(energy_fraction * X.shape[0])))
     return float(np.sort(energy)[:n_tail].mean()), n_tail
 

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import eigh
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import (
     Interval,
@@ -15,7 +16,8 @@ from sklearn.utils._param_validation import (
 )
 
 from sktransfer._base import TransferabilityMixin
-from sktransfer.metrics._pca import pca_project
+from sktransfer.metrics._pca import _resolve_n_components, pca_project
+from sktransfer.metrics._stats import _StreamingMixin
 
 __all__ = ["GBC", "gbc_score"]
 
@@ -104,7 +106,63 @@ def _gbc(X, y, *, n_components, gaussian, var_floor, compat):
     return -float(coefficients.sum()), distances, d
 
 
-class GBC(TransferabilityMixin, BaseEstimator):
+def _gbc_from_statistics(stats, *, n_components, gaussian, var_floor, compat):
+    """GBC from :class:`ClassStatistics` with per-class scatter matrices.
+
+    The PCA comes from the accumulated D x D scatter matrix (as ``pca_project``
+    does when ``n_samples > n_features``); the class variances in the
+    projected space are ``diag(V^T S_c V) / n_c``.
+    """
+    n, D = stats.n_samples_, stats.n_features_in_
+    scatter = stats.scatter()
+    k = _resolve_n_components(n_components, int(n), D, "GBC")
+    class_scatter = stats.class_scatter_
+    counts = stats.counts_
+    if k is None:
+        means = stats.means_.copy()
+        var = np.diagonal(class_scatter, axis1=1, axis2=2) / counts[:, None]
+        variances = np.diagonal(scatter) / n
+    else:
+        total = np.trace(scatter)
+        if isinstance(k, float):
+            evals = np.clip(np.linalg.eigvalsh(scatter)[::-1], 0.0, None)
+            ratio = evals / total if total > 0 else np.zeros_like(evals)
+            k = int(np.searchsorted(np.cumsum(ratio), k, side="right") + 1)
+        k = min(k, D)
+        evals, V = eigh(scatter, subset_by_index=[D - k, D - 1])
+        evals, V = np.clip(evals[::-1], 0.0, None), V[:, ::-1]
+        signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(k)])
+        signs[signs == 0] = 1.0
+        V = V * signs
+        means = (stats.means_ - stats.mean_) @ V
+        SV = (class_scatter.reshape(-1, D) @ V).reshape(counts.shape[0], D, k)
+        var = np.einsum("cdk,dk->ck", SV, V) / counts[:, None]
+        variances = evals / n
+    d = means.shape[1]
+    means -= means.mean(axis=0)
+    if compat == "stable_transfer":
+        floor = _STABLE_TRANSFER_FLOOR
+    else:
+        roundoff = n * np.finfo(np.float64).eps * np.linalg.norm(stats.mean_)
+        if not variances.sum() > roundoff**2:
+            raise ValueError(
+                "GBC is undefined for constant features: X has no variance after "
+                "centring."
+            )
+        floor = var_floor * variances.mean()
+    var = np.maximum(var, floor)
+    if gaussian == "spherical":
+        log_weight = 1.0 if compat == "stable_transfer" else float(d)
+        distances = _spherical_distances(means, var.mean(axis=1), log_weight)
+    else:
+        distances = _diagonal_distances(means, var)
+    np.fill_diagonal(distances, 0.0)
+    coefficients = np.exp(-distances)
+    np.fill_diagonal(coefficients, 0.0)
+    return -float(coefficients.sum()), distances, d
+
+
+class GBC(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     """Gaussian Bhattacharyya Coefficient (GBC): overlap between the classes.
 
     GBC reduces the target features with PCA, models each class as a
@@ -155,6 +213,10 @@ class GBC(TransferabilityMixin, BaseEstimator):
         over the off-diagonal entries.
     n_components_ : int
         Number of dimensions after the PCA step.
+    statistics_ : ClassStatistics
+        The sufficient statistics accumulated by :meth:`partial_fit` or
+        given to :meth:`fit_statistics` (``fit`` does not keep any). See
+        :ref:`streaming`.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -271,9 +333,25 @@ class GBC(TransferabilityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        fitted, X, y = self._device_fit(X, y)
+        if fitted is not None:
+            return fitted
         X, y = self._validate_input(X, y, reset=True)
         self.score_, self.bhattacharyya_distance_, self.n_components_ = self._run(X, y)
         return self
+
+    _statistics_params = {"class_scatter": True}
+
+    def _fit_statistics(self, stats):
+        self.score_, self.bhattacharyya_distance_, self.n_components_ = (
+            _gbc_from_statistics(
+                stats,
+                n_components=self.n_components,
+                gaussian=self.gaussian,
+                var_floor=self.var_floor,
+                compat=self.compat,
+            )
+        )
 
     def _compute_score(self, X, y):
         return self._run(X, y)[0]

@@ -12,6 +12,8 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from sktransfer._base import TransferabilityMixin
+from sktransfer.exceptions import DegenerateScoreWarning
+from sktransfer.metrics._stats import _StreamingMixin
 
 __all__ = ["HScore", "ShrinkageHScore", "h_score", "shrinkage_h_score"]
 
@@ -133,7 +135,7 @@ def _h_score(X, y, *, compat):
             f"n_samples={n}, n_features={d}): it then equals n_classes - 1 "
             "whatever the features (for centred features of full rank). Use "
             "ShrinkageHScore, or reduce the features first.",
-            UserWarning,
+            DegenerateScoreWarning,
             stacklevel=4,
         )
     counts = np.bincount(y).astype(np.float64)
@@ -222,10 +224,64 @@ def _shrinkage_h_score(X, y, *, shrinkage):
         keep = (sigma > sigma.max() * tol) & (lam > lam.max() * tol)
         quad = np.sum(Z[:, keep] ** 2 * (lam[keep] / sigma[keep]))
     score = (1.0 - shrinkage) * quad / (n - 1)
+    if not np.isfinite(score):
+        raise ValueError(
+            "ShrinkageHScore is not finite: the features are too small or too "
+            "large in magnitude (their squares underflow or overflow float64); "
+            "rescale X."
+        )
     return float(score), float(shrinkage)
 
 
-class HScore(TransferabilityMixin, BaseEstimator):
+def _saturation_warning(n, d, stacklevel):
+    if n - 1 <= d:
+        warnings.warn(
+            f"HScore saturates when n_features >= n_samples - 1 (got "
+            f"n_samples={n}, n_features={d}): it then equals n_classes - 1 "
+            "whatever the features (for centred features of full rank). Use "
+            "ShrinkageHScore, or reduce the features first.",
+            DegenerateScoreWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _h_score_from_statistics(stats, *, compat):
+    """H-score from :class:`ClassStatistics` (the feature side of ``_h_score``)."""
+    n, d = stats.n_samples_, stats.n_features_in_
+    _saturation_warning(int(n), d, stacklevel=5)
+    gram, Bt = stats.scatter(), stats.between()
+    sq_norms = np.diagonal(gram)
+    varying = _varying_columns(sq_norms, stats.mean_, n, "HScore")
+    if compat == "stable_transfer":
+        evals, V = np.linalg.eigh(gram)
+        keep = evals > evals.max() * _STABLE_TRANSFER_RCOND
+        diag_pinv = V[:, keep] ** 2 @ (1.0 / evals[keep])
+        return float(diag_pinv @ np.einsum("ij,ij->i", Bt, Bt))
+    scale = 1.0 / np.sqrt(sq_norms[varying])
+    gram = gram[np.ix_(varying, varying)] * scale * scale[:, None]
+    Bt = Bt[varying] * scale[:, None]
+    return float(_pinv_quadratic(gram, Bt, tol=_rank_tol(n, d)))
+
+
+def _shrinkage_h_score_from_statistics(stats, *, shrinkage):
+    """Shrinkage H-score from :class:`ClassStatistics`; ``(score, shrinkage)``."""
+    n, d = stats.n_samples_, stats.n_features_in_
+    gram, Bt = stats.scatter(), stats.between()
+    _varying_columns(np.diagonal(gram), stats.mean_, n, "ShrinkageHScore")
+    mu = np.trace(gram) / n / d
+    if shrinkage is None:
+        centred = gram / n
+        centred.flat[:: d + 1] -= mu
+        delta = np.einsum("ij,ij->", centred, centred)
+        frob_sq = np.einsum("ij,ij->", gram, gram) / n**2
+        fourth = stats.fourth_moment()
+        shrinkage = _ledoit_wolf_shrinkage(frob_sq, delta, fourth, n, d)
+    a, b = (1.0 - shrinkage) / n, shrinkage * mu
+    quad = _pinv_quadratic(gram, Bt, a=a, b=b, tol=_rank_tol(n, d))
+    return float((1.0 - shrinkage) * quad / (n - 1)), float(shrinkage)
+
+
+class HScore(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     """H-score: the trace of the inverse feature covariance times the class-mean one.
 
     The H-score of Bao et al. measures how much of the feature covariance is
@@ -258,6 +314,10 @@ class HScore(TransferabilityMixin, BaseEstimator):
     ----------
     score_ : float
         The H-score on the training data.
+    statistics_ : ClassStatistics
+        The sufficient statistics accumulated by :meth:`partial_fit` or
+        given to :meth:`fit_statistics` (``fit`` does not keep any). See
+        :ref:`streaming`.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -306,8 +366,8 @@ class HScore(TransferabilityMixin, BaseEstimator):
 
     Pitfall: when ``D >= N - 1`` the centred features span every centred
     direction of the samples and ``H = C - 1`` exactly, whatever the features
-    (a ``UserWarning`` is raised then). Use :class:`ShrinkageHScore` for
-    small or high-dimensional targets.
+    (a :class:`~sktransfer.exceptions.DegenerateScoreWarning` is raised
+    then). Use :class:`ShrinkageHScore` for small or high-dimensional targets.
 
     ``score(X, y)`` recomputes the H-score on ``(X, y)``; there is no fitted
     state.
@@ -357,15 +417,21 @@ class HScore(TransferabilityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        fitted, X, y = self._device_fit(X, y)
+        if fitted is not None:
+            return fitted
         X, y = self._validate_input(X, y, reset=True)
         self.score_ = _h_score(X, y, compat=self.compat)
         return self
+
+    def _fit_statistics(self, stats):
+        self.score_ = _h_score_from_statistics(stats, compat=self.compat)
 
     def _compute_score(self, X, y):
         return _h_score(X, y, compat=self.compat)
 
 
-class ShrinkageHScore(TransferabilityMixin, BaseEstimator):
+class ShrinkageHScore(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     """Shrinkage H-score: the H-score with a Ledoit-Wolf feature covariance.
 
     The regularised H-score of Ibrahim et al. replaces the feature covariance
@@ -387,6 +453,10 @@ class ShrinkageHScore(TransferabilityMixin, BaseEstimator):
         The shrinkage H-score on the training data.
     shrinkage_ : float
         The shrinkage ``alpha`` used (estimated when ``shrinkage=None``).
+    statistics_ : ClassStatistics
+        The sufficient statistics accumulated by :meth:`partial_fit` or
+        given to :meth:`fit_statistics` (``fit`` does not keep any). See
+        :ref:`streaming`.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -473,11 +543,19 @@ class ShrinkageHScore(TransferabilityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        fitted, X, y = self._device_fit(X, y)
+        if fitted is not None:
+            return fitted
         X, y = self._validate_input(X, y, reset=True)
         self.score_, self.shrinkage_ = _shrinkage_h_score(
             X, y, shrinkage=self.shrinkage
         )
         return self
+
+    def _fit_statistics(self, stats):
+        self.score_, self.shrinkage_ = _shrinkage_h_score_from_statistics(
+            stats, shrinkage=self.shrinkage
+        )
 
     def _compute_score(self, X, y):
         return _shrinkage_h_score(X, y, shrinkage=self.shrinkage)[0]

@@ -5,8 +5,10 @@
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils.validation import check_is_fitted
 
 from sktransfer._base import TransferabilityMixin
+from sktransfer.metrics._stats import JointCounts, _StreamingMixin
 
 __all__ = ["LEEP", "leep_score"]
 
@@ -68,7 +70,23 @@ def _leep(P, y, n_classes, *, compat):
     return float(log_eep.mean()), counts / n_samples, conditional
 
 
-class LEEP(TransferabilityMixin, BaseEstimator):
+def _check_source_mass(mass, compat):
+    """The ValueError of ``compat="thuml"`` for zero-mass source classes."""
+    empty = mass == 0
+    if compat == "thuml" and np.any(empty):
+        columns = np.flatnonzero(empty)
+        shown = ", ".join(map(str, columns[:5])) + (", ..." if columns.size > 5 else "")
+        raise ValueError(
+            f"LEEP(compat='thuml') is undefined here: {columns.size} source "
+            f"class(es) (columns {shown} of X) have zero "
+            "total probability, for which the reference implementation "
+            "(thuml/LogME, Transfer-Learning-Library) returns NaN (0/0 in "
+            "P(y|z)). Use compat=None: those classes do not contribute and the "
+            "score is finite."
+        )
+
+
+class LEEP(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     """Log Expected Empirical Prediction (LEEP) of a source classifier.
 
     LEEP scores a pretrained source classifier on a labelled target task from
@@ -109,6 +127,10 @@ class LEEP(TransferabilityMixin, BaseEstimator):
     conditional_ : ndarray of shape (n_source_classes, n_classes)
         Empirical conditional ``P(y=c | z=j)``; each row sums to one (zero-mass
         source classes: uniform, or zero with ``compat="stable_transfer"``).
+    statistics_ : JointCounts
+        The sufficient statistics accumulated by :meth:`partial_fit` or
+        given to :meth:`fit_statistics` (``fit`` does not keep any). See
+        :ref:`streaming`.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -199,11 +221,84 @@ class LEEP(TransferabilityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        fitted, X, y = self._device_fit(X, y)
+        if fitted is not None:
+            return fitted
         X, y = self._validate_input(X, y, reset=True)
         self.score_, self.joint_, self.conditional_ = _leep(
             X, y, self.classes_.shape[0], compat=self.compat
         )
         return self
+
+    _statistics_class = JointCounts
+    _n_passes = 2
+
+    def _second_pass_fill(self, stats):
+        _check_source_mass(stats.counts_.sum(axis=1), self.compat)
+        return 0.0 if self.compat == "stable_transfer" else None
+
+    def partial_fit(self, X, y, classes=None, *, second_pass=False):
+        """Add a batch of one of the two streaming passes.
+
+        LEEP needs two passes over the data: the first (``second_pass=False``)
+        accumulates the joint table ``P(z, y)``, which fixes ``P(y | z)``; the
+        second (``second_pass=True``, the same samples, in any batches)
+        accumulates the log expected empirical predictions. ``score_`` is NaN
+        until the second pass has covered as many samples as the first; it
+        then equals ``fit`` on the stacked batches (up to roundoff).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_source_classes)
+            Source probabilities of a batch (numpy or array-API array).
+        y : array-like of shape (n_samples,)
+            Labels of the batch.
+        classes : array-like of shape (n_classes,) or None, default=None
+            The labels the stream may contain; labels outside it raise a
+            ValueError.
+        second_pass : bool, default=False
+            Whether the batch belongs to the second pass.
+
+        Returns
+        -------
+        self : LEEP
+            The estimator, with ``statistics_``, ``joint_``, ``conditional_``
+            and ``score_``.
+        """
+        if not second_pass:
+            if getattr(self, "statistics_", None) is not None and getattr(
+                self.statistics_, "n_second_pass_", 0
+            ):
+                raise ValueError(
+                    "LEEP.partial_fit: the second pass has started; call fit, or a "
+                    "new estimator, to start a new stream."
+                )
+            return super().partial_fit(X, y, classes=classes)
+        check_is_fitted(self, "statistics_")
+        if self.statistics_ is None:
+            raise ValueError("LEEP.partial_fit(second_pass=True) needs a first pass.")
+        X, y = self._validate_batch(X, y, reset=False)
+        stats = self.statistics_
+        stats.update_second_pass(X, y, fill=self._second_pass_fill(stats))
+        return self._finish(stats, raise_error=False)
+
+    def _fit_statistics(self, stats):
+        n = stats.n_samples_
+        self.joint_ = stats.counts_ / n
+        mass = stats.counts_.sum(axis=1)
+        fill = 0.0 if self.compat == "stable_transfer" else None
+        self.conditional_ = stats.conditional(fill)
+        done = getattr(stats, "n_second_pass_", 0)
+        if done > n:
+            raise ValueError(
+                f"LEEP's second pass has {done} samples, more than the {n} of the "
+                "first pass."
+            )
+        if done == n:
+            _check_source_mass(mass, self.compat)
+            self.score_ = stats.log_eep_sum_ / n
+        else:
+            self.score_ = float("nan")
 
     def _compute_score(self, X, y):
         return _leep(X, y, int(y.max()) + 1, compat=self.compat)[0]

@@ -5,10 +5,13 @@
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from sktransfer._base import TransferabilityMixin
+from sktransfer.metrics._linalg import eigh_projected
+from sktransfer.metrics._stats import _StreamingMixin
 
 __all__ = ["LogME", "logme_score"]
 
@@ -34,33 +37,54 @@ def _one_hot(y, n_classes):
     return Y
 
 
+def _xty(X, Y):
+    """``X.T @ Y``; for one-hot targets, class sums in one pass over ``X``.
+
+    The dense product costs ``2 N D K`` flops, which grows with the number of
+    classes ``K``; with at most one nonzero per row, a sparse product costs
+    ``N D`` whatever ``K``.
+    """
+    if np.count_nonzero(Y) <= Y.shape[0]:
+        return np.asarray((sparse.csr_matrix(Y.T) @ X).T)
+    return X.T @ Y
+
+
 def _spectrum(X, Y, compat):
     """Eigen-decomposition of ``X.T @ X`` restricted to its numerical range.
 
-    Returns ``sigma`` (k,) the kept eigenvalues of ``X.T @ X``, ``V`` (D, k) the
-    matching right singular vectors of ``X`` and ``x = U.T @ Y`` (k, K).
+    Returns ``sigma`` (k,) the kept eigenvalues of ``X.T @ X``, a function
+    ``basis(M)`` returning ``V @ M`` with ``V`` (D, k) the matching right
+    singular vectors of ``X``, and ``x = U.T @ Y`` (k, K). ``V`` itself is not
+    formed when ``n_samples > n_features`` (see ``eigh_projected``).
     """
     n_samples, n_features = X.shape
     if n_samples > n_features:
-        evals, V = np.linalg.eigh(X.T @ X)
+        # U = X V / s, never formed: U.T @ Y = V.T @ (X.T @ Y) / s.
+        evals, VtXtY, apply_basis = eigh_projected(X.T @ X, _xty(X, Y))
         evals = np.clip(evals[::-1], 0.0, None)
-        V = V[:, ::-1]
         s = np.sqrt(evals)
         if compat is None:
             keep = evals > evals[0] * n_features * np.finfo(np.float64).eps
         else:
             keep = s > 1e-10
-        s, V = s[keep], V[:, keep]
-        # U = X V / s, never formed: U.T @ Y = V.T @ (X.T @ Y) / s.
-        x = (V.T @ (X.T @ Y)) / s[:, None]
+        s = s[keep]
+        x = VtXtY[::-1][keep] / s[:, None]
+        # Row i of the descending order is eigenvector D - 1 - i of eigh's.
+        kept = n_features - 1 - np.flatnonzero(keep)
+
+        def basis(M):
+            full = np.zeros((n_features, M.shape[1]))
+            full[kept] = M
+            return apply_basis(full)
+
+        return s**2, basis, x
     else:
         U, s, Vt = np.linalg.svd(X, full_matrices=False)
         if compat is None:
             keep = s > s[0] * max(X.shape) * np.finfo(np.float64).eps
             U, s, Vt = U[:, keep], s[keep], Vt[keep]
-        V = Vt.T
         x = U.T @ Y
-    return s**2, V, x
+    return s**2, Vt.T.__matmul__, x
 
 
 def _fixed_point(sigma, x, y_sq, n_samples, *, eps, tol, max_iter):
@@ -155,20 +179,19 @@ def _logme(X, Y, *, eps, tol, max_iter, compat):
     algorithm = _COMPAT[compat]["algorithm"]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if algorithm == "mackay":
-            evals, V = np.linalg.eigh(X.T @ X)
+            evals, z, basis = eigh_projected(X.T @ X, _xty(X, Y))
             sigma = np.clip(evals, 0.0, None)
-            z = V.T @ (X.T @ Y)
             alpha, beta, m2, res2, n_iter, mu = _mackay(
                 sigma, z, y_sq, n_samples, eps=eps, tol=tol, max_iter=max_iter
             )
-            coef = (V @ mu).T
+            coef = basis(mu).T
             rank_deficit = 0
         else:
-            sigma, V, x = _spectrum(X, Y, compat)
+            sigma, basis, x = _spectrum(X, Y, compat)
             alpha, beta, m2, res2, n_iter, coords = _fixed_point(
                 sigma, x, y_sq, n_samples, eps=eps, tol=tol, max_iter=max_iter
             )
-            coef = (V @ coords).T
+            coef = basis(coords).T
             # The D - k eigenvalues of X.T @ X that are zero each add log(alpha)
             # to log|A|; the thuml and stable_transfer code drop them.
             rank_deficit = n_features - sigma.shape[0] if compat is None else 0
@@ -197,7 +220,70 @@ def _logme(X, Y, *, eps, tol, max_iter, compat):
     }
 
 
-class LogME(TransferabilityMixin, BaseEstimator):
+def _logme_from_gram(gram, XtY, y_sq, n_samples, *, eps, tol, max_iter, compat):
+    """LogME from the statistics ``X^T X`` (D, D), ``X^T Y`` (D, K), ``||Y||^2``.
+
+    The feature-side (eigh) route of :func:`_logme`, for the streaming path.
+    """
+    n_features = gram.shape[0]
+    if not np.any(gram):
+        raise ValueError(
+            "LogME is undefined for features that are all zero: X carries no "
+            "information about y."
+        )
+    evals, V = np.linalg.eigh(gram)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if _COMPAT[compat]["algorithm"] == "mackay":
+            sigma = np.clip(evals, 0.0, None)
+            alpha, beta, m2, res2, n_iter, mu = _mackay(
+                sigma, V.T @ XtY, y_sq, n_samples, eps=eps, tol=tol, max_iter=max_iter
+            )
+            coef, rank_deficit = (V @ mu).T, 0
+        else:
+            evals, V = np.clip(evals[::-1], 0.0, None), V[:, ::-1]
+            s = np.sqrt(evals)
+            if compat is None:
+                keep = evals > evals[0] * n_features * np.finfo(np.float64).eps
+            else:
+                keep = s > 1e-10
+            s, V = s[keep], V[:, keep]
+            sigma = s**2
+            alpha, beta, m2, res2, n_iter, coords = _fixed_point(
+                sigma,
+                (V.T @ XtY) / s[:, None],
+                y_sq,
+                n_samples,
+                eps=eps,
+                tol=tol,
+                max_iter=max_iter,
+            )
+            coef = (V @ coords).T
+            rank_deficit = n_features - sigma.shape[0] if compat is None else 0
+        logdet = np.log(alpha + beta * sigma[:, None]).sum(axis=0)
+        logdet += rank_deficit * np.log(alpha)
+        evidence = (
+            0.5 * n_features * np.log(alpha)
+            + 0.5 * n_samples * np.log(beta)
+            - 0.5 * logdet
+            - 0.5 * beta * res2
+            - 0.5 * alpha * m2
+            - 0.5 * n_samples * _LOG_2PI
+        ) / n_samples
+    if not np.all(np.isfinite(evidence)):
+        raise ValueError(
+            "LogME evidence is not finite: a target column is fitted exactly by "
+            "the features. Use eps > 0 or more samples."
+        )
+    return {
+        "evidence": evidence,
+        "alpha": alpha,
+        "beta": beta,
+        "coef": coef,
+        "n_iter": n_iter,
+    }
+
+
+class LogME(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     """Logarithm of Maximum Evidence (LogME) of a Bayesian linear model.
 
     LogME fits one Bayesian linear regression per target column (the one-hot
@@ -256,6 +342,10 @@ class LogME(TransferabilityMixin, BaseEstimator):
         Posterior mean of the weights, per target column.
     n_iter_ : ndarray of shape (n_outputs,)
         Number of iterations run for each target column.
+    statistics_ : ClassStatistics
+        The sufficient statistics accumulated by :meth:`partial_fit` or
+        given to :meth:`fit_statistics` (``fit`` does not keep any). See
+        :ref:`streaming`.
     classes_ : ndarray of shape (n_classes,)
         Class labels (only when ``regression=False``).
     n_features_in_ : int
@@ -360,6 +450,34 @@ class LogME(TransferabilityMixin, BaseEstimator):
     def _run(self, X, y):
         return _logme(X, self._targets(y), compat=self.compat, **self._settings())
 
+    def _check_streamable(self):
+        if self.regression:
+            raise NotImplementedError(
+                "LogME(regression=True) cannot be computed from class statistics "
+                "(partial_fit, fit_statistics, array-API inputs); pass numpy "
+                "arrays to fit."
+            )
+
+    def _fit_statistics(self, stats):
+        sums = stats.means_ * stats.counts_[:, None]
+        result = _logme_from_gram(
+            stats.gram(),
+            sums.T,
+            stats.counts_,
+            stats.n_samples_,
+            compat=self.compat,
+            **self._settings(),
+        )
+        self._set_result(result)
+
+    def _set_result(self, result):
+        self.evidence_ = result["evidence"]
+        self.alpha_ = result["alpha"]
+        self.beta_ = result["beta"]
+        self.coef_ = result["coef"]
+        self.n_iter_ = result["n_iter"]
+        self.score_ = float(result["evidence"].mean())
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Compute LogME of ``X`` for the targets ``y``.
@@ -376,6 +494,9 @@ class LogME(TransferabilityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        fitted, X, y = self._device_fit(X, y)
+        if fitted is not None:
+            return fitted
         X, y = self._validate_input(X, y, reset=True)
         result = self._run(X, y)
         self.evidence_ = result["evidence"]

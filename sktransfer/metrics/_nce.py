@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.multiclass import type_of_target
 
 from sktransfer._base import TransferabilityMixin
+from sktransfer.metrics._stats import JointCounts, _StreamingMixin
 
 __all__ = ["NCE", "nce_score"]
 
@@ -49,6 +50,21 @@ def _nce(z, y, n_source, n_classes, *, compat):
     return float(score), counts / n_samples
 
 
+def _nce_from_counts(counts, *, compat):
+    """NCE from the joint counts ``n_jc`` (C_s, C_t); ``(score, joint)``."""
+    n_samples = counts.sum()
+    mass = counts.sum(axis=1)
+    if compat == "parc":
+        joint = counts / n_samples + _PARC_EPS
+        marginal = mass / n_samples + _PARC_EPS
+        score = np.sum(joint * np.log(joint / marginal[:, None]))
+    else:
+        j, c = np.nonzero(counts)
+        cells = counts[j, c]
+        score = np.sum(cells * np.log(cells / mass[j])) / n_samples
+    return float(score), counts / n_samples
+
+
 def _check_source_labels(labels):
     """Raise a ValueError unless the 1-D ``labels`` are hard class labels."""
     kind = labels.dtype.kind
@@ -65,7 +81,7 @@ def _check_source_labels(labels):
     )
 
 
-class NCE(TransferabilityMixin, BaseEstimator):
+class NCE(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     """Negative Conditional Entropy (NCE) of target labels given source labels.
 
     NCE scores a pretrained source classifier on a labelled target task from
@@ -102,6 +118,10 @@ class NCE(TransferabilityMixin, BaseEstimator):
     source_classes_ : ndarray of shape (n_source_classes,)
         Source classes: the distinct hard source labels (1-D ``X``), or the
         column indices ``0..C_s-1`` (probabilities).
+    statistics_ : JointCounts
+        The sufficient statistics accumulated by :meth:`partial_fit` or
+        given to :meth:`fit_statistics` (``fit`` does not keep any). See
+        :ref:`streaming`.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -212,12 +232,22 @@ class NCE(TransferabilityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        fitted, X, y = self._device_fit(X, y)
+        if fitted is not None:
+            return fitted
         X, y = self._validate_input(X, y, reset=True)
         z, n_source = _source_labels(X)
         self.score_, self.joint_ = _nce(
             z, y, n_source, self.classes_.shape[0], compat=self.compat
         )
         return self
+
+    _statistics_class = JointCounts
+    _statistics_params = {"soft": False}
+
+    def _fit_statistics(self, stats):
+        self.source_classes_ = stats.source_classes_
+        self.score_, self.joint_ = _nce_from_counts(stats.counts_, compat=self.compat)
 
     def _compute_score(self, X, y):
         z, n_source = _source_labels(X)

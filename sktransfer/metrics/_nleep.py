@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from sktransfer._base import TransferabilityMixin
+from sktransfer.exceptions import DegenerateScoreWarning
 from sktransfer.metrics._pca import _resolve_n_components, pca_project
 
 __all__ = ["NLEEP", "nleep_score"]
@@ -184,7 +185,7 @@ def _nleep(
             f"component for {n_dims} dimensions; the mixture over-fits and "
             "N-LEEP saturates towards 0. Use fewer components_per_class, a "
             f"smaller n_components{hint}.",
-            UserWarning,
+            DegenerateScoreWarning,
             stacklevel=4,
         )
 
@@ -335,7 +336,8 @@ class NLEEP(TransferabilityMixin, BaseEstimator):
 
     When ``N / K`` is smaller than ``d`` (fewer samples per component than
     dimensions), the full covariances are poorly estimated, the mixture
-    over-fits and N-LEEP saturates towards 0; a ``UserWarning`` says so.
+    over-fits and N-LEEP saturates towards 0; a
+    :class:`~sktransfer.exceptions.DegenerateScoreWarning` says so.
 
     The mixture is initialised by k-means with ``random_state``, and EM finds
     a local optimum: different seeds give different scores (by up to 1e-2 on

@@ -2,6 +2,7 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -18,6 +19,7 @@ from sklearn.utils._param_validation import (
 )
 
 from sktransfer._base import TransferabilityMixin
+from sktransfer.exceptions import DegenerateScoreWarning
 from sktransfer.metrics._pca import _resolve_n_components, pca_project
 
 __all__ = ["PARC", "parc_score"]
@@ -68,6 +70,15 @@ def _unit_rows(Z):
         raise ValueError(
             "PARC correlates samples across their features, which needs at least "
             f"2 features after PCA; got n_features = {n_features}."
+        )
+    if n_features == 2:
+        warnings.warn(
+            "PARC: with 2 features after PCA every correlation between two "
+            "samples is +1 or -1; the score only counts sign agreements, and "
+            "its ties are broken by roundoff (it then depends on the sample "
+            "order and the scale of X). Use more features.",
+            DegenerateScoreWarning,
+            stacklevel=5,
         )
     U = Z - Z.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(U, axis=1)

@@ -6,7 +6,8 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-from scipy.linalg import eigh
+
+from sktransfer.metrics._linalg import centred_scatter, top_eigh
 
 __all__ = []
 
@@ -63,17 +64,24 @@ def pca_project(X, n_components, *, name="PCA"):
     Notes
     -----
     The spectrum comes from the smaller Gram matrix of the centred data: the
-    D x D scatter when ``n_samples > n_features`` (one syrk pass over ``X``),
-    the N x N inner products otherwise; only the top ``k`` eigenvectors are
-    computed (all eigenvalues are needed only for a variance fraction).
+    D x D scatter when ``n_samples > n_features`` (one syrk pass over ``X``,
+    no centred copy: ``X^T X - n mu mu^T``, see ``centred_scatter``), the N x N
+    inner products otherwise; only the top ``k`` eigenvectors are computed,
+    by Lanczos iterations when ``k`` is small against a large D (all
+    eigenvalues are needed only for a variance fraction).
     """
     n_samples, n_features = X.shape
     k = _resolve_n_components(n_components, n_samples, n_features, name)
     if k is None:
         return X, None
-    Xc = X - X.mean(axis=0)
-    # The spectrum of the smaller Gram matrix: D x D scatter or N x N products.
-    gram = Xc.T @ Xc if n_samples > n_features else Xc @ Xc.T
+    mean = X.mean(axis=0)
+    # The spectrum of the smaller Gram matrix: D x D scatter (no centred copy
+    # of X) or N x N products.
+    if n_samples > n_features:
+        Xc, gram = None, centred_scatter(X, mean)
+    else:
+        Xc = X - mean
+        gram = Xc @ Xc.T
     size = gram.shape[0]
     total = np.trace(gram)
     if isinstance(k, float):
@@ -82,8 +90,8 @@ def pca_project(X, n_components, *, name="PCA"):
         k = int(np.searchsorted(np.cumsum(ratio), k, side="right") + 1)
     k = min(k, size)
     # Only the top k eigenvectors are computed.
-    evals, vecs = eigh(gram, subset_by_index=[size - k, size - 1])
-    evals, vecs = np.clip(evals[::-1], 0.0, None), vecs[:, ::-1]
+    evals, vecs = top_eigh(gram, k)
+    evals = np.clip(evals, 0.0, None)
     if n_samples > n_features:
         V = vecs
     else:
@@ -93,4 +101,7 @@ def pca_project(X, n_components, *, name="PCA"):
     signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(k)])
     signs[signs == 0] = 1.0
     ratio = evals / total if total > 0 else np.zeros_like(evals)
-    return Xc @ (V * signs), ratio
+    V = V * signs
+    if Xc is None:
+        return X @ V - mean @ V, ratio
+    return Xc @ V, ratio

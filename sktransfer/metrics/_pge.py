@@ -7,6 +7,8 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sktransfer._base import _check_magnitude
+
 __all__ = ["PGE", "pge_distances"]
 
 _NORMALIZE = {"unit_l2", "global_l2", "none"}
@@ -263,6 +265,7 @@ class PGE(BaseEstimator):
             Fitted estimator.
         """
         G = validate_data(self, X, reset=True, dtype=np.float64)
+        _check_magnitude(G, "PGE")
         self._bounds = _unit_bounds(self.unit_sizes, G.shape[1])
         self.n_gradients_ = G.shape[0]
         self.principal_gradient_ = self._embed(G)
@@ -294,6 +297,7 @@ class PGE(BaseEstimator):
         """
         check_is_fitted(self)
         G = validate_data(self, X, reset=False, dtype=np.float64)
+        _check_magnitude(G, "PGE")
         return -_pge_distance(
             self._source_gradient(),
             self._embed(G),

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import (
 )
 
 from sktransfer._base import TransferabilityMixin
+from sktransfer.exceptions import DegenerateScoreWarning
 from sktransfer.metrics._pca import pca_project
 
 __all__ = ["SFDA", "sfda_score"]
@@ -273,9 +274,10 @@ class SFDA(TransferabilityMixin, BaseEstimator):
     adaptive ``lambda`` is not at its floor.
 
     The score saturates at 1 when ``n_samples <= n_features`` (the classes are
-    then linearly separable and ``lambda`` is tiny); a ``UserWarning`` is
-    issued. The adaptive ``lambda`` depends on the scale of ``X``, so the
-    score is not scale invariant.
+    then linearly separable and ``lambda`` is tiny); a
+    :class:`~sktransfer.exceptions.DegenerateScoreWarning` is issued. The
+    adaptive ``lambda`` depends on the scale of ``X``, so the score is not
+    scale invariant.
 
     ``score(X, y)`` recomputes SFDA on ``(X, y)``, including ``lambda``; it does
     not reuse ``shrinkage_``.
@@ -332,7 +334,7 @@ class SFDA(TransferabilityMixin, BaseEstimator):
                 f"SFDA: n_samples={Z.shape[0]} <= n_features={Z.shape[1]}; the "
                 "classes are linearly separable and the score saturates near 1. "
                 "Reduce the dimension with n_components.",
-                UserWarning,
+                DegenerateScoreWarning,
                 stacklevel=3,
             )
         score, shrinkage = _sfda(
