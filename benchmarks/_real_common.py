@@ -402,6 +402,35 @@ def save_heatmap(out, prefix, measures, targets):
     return [name]
 
 
+def run_section(payload, unit):
+    """The report's closing lines: run times, metric times, environment, errors.
+
+    ``unit`` names what the metric times are summed over besides the targets
+    ("candidates" or "members").
+    """
+    lines = [
+        "",
+        "## Run",
+        "",
+        table(
+            ["stage", "wall s", "CPU s"],
+            [[k, v["wall_s"], v["cpu_s"]] for k, v in payload["timings"].items()],
+        ),
+        "",
+        f"Metric CPU seconds, summed over targets and {unit}: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in payload["metric_seconds"].items())
+        + ".",
+        "",
+        f"Environment: {payload['environment']}. One thread (torch and BLAS).",
+        "",
+    ]
+    if payload["errors"]:
+        lines += ["Metric errors (scored n/a):", ""]
+        lines += [f"- {e}" for e in sorted(set(payload["errors"]))]
+        lines.append("")
+    return lines
+
+
 def write_json(path, payload):
     def default(obj):
         if isinstance(obj, np.integer):

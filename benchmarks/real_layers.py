@@ -357,26 +357,7 @@ def report(p, args, out):
         ]
     lines += ["## Plots", ""]
     lines += [f"![{f}]({f})" for f in p["figures"]]
-    lines += [
-        "",
-        "## Run",
-        "",
-        common.table(
-            ["stage", "wall s", "CPU s"],
-            [[k, v["wall_s"], v["cpu_s"]] for k, v in p["timings"].items()],
-        ),
-        "",
-        "Metric CPU seconds, summed over targets and candidates: "
-        + ", ".join(f"{k} {v:.1f}" for k, v in p["metric_seconds"].items())
-        + ".",
-        "",
-        f"Environment: {p['environment']}. One thread (torch and BLAS).",
-        "",
-    ]
-    if p["errors"]:
-        lines += ["Metric errors (scored n/a):", ""]
-        lines += [f"- {e}" for e in sorted(set(p["errors"]))]
-        lines.append("")
+    lines += common.run_section(p, "candidates")
     return "\n".join(lines)
 
 

@@ -574,26 +574,7 @@ def report(p, args, out):
         ]
     lines += ["## Plots", "", "Scores against the fine-tuning ground truth:", ""]
     lines += [f"![{f}]({f})" for f in p["figures"]]
-    lines += [
-        "",
-        "## Run",
-        "",
-        common.table(
-            ["stage", "wall s", "CPU s"],
-            [[k, v["wall_s"], v["cpu_s"]] for k, v in p["timings"].items()],
-        ),
-        "",
-        "Metric CPU seconds, summed over targets and members: "
-        + ", ".join(f"{k} {v:.1f}" for k, v in p["metric_seconds"].items())
-        + ".",
-        "",
-        f"Environment: {p['environment']}. One thread (torch and BLAS).",
-        "",
-    ]
-    if p["errors"]:
-        lines += ["Metric errors (scored n/a):", ""]
-        lines += [f"- {e}" for e in sorted(set(p["errors"]))]
-        lines.append("")
+    lines += common.run_section(p, "members")
     return "\n".join(lines)
 
 
