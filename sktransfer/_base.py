@@ -166,6 +166,21 @@ _PROBABILITY_ATOL = 1e-3
 _MAX_ABS = 1e100
 
 
+def _is_private_copy(validated, original):
+    """Whether ``validated`` is a new array that the caller cannot see.
+
+    True when validation converted ``original`` (a dtype change, a list) into
+    an array sharing no memory with it: a metric may then work in place on
+    ``validated`` instead of making a second copy. False for any input whose
+    memory is not known to be separate (e.g. a DataFrame's blocks).
+    """
+    if validated is original:
+        return False
+    if isinstance(original, np.ndarray):
+        return not np.may_share_memory(validated, original)
+    return isinstance(original, list | tuple)
+
+
 def _check_magnitude(X, name):
     """Raise a ValueError if ``X`` has entries beyond ``_MAX_ABS`` in magnitude.
 

@@ -229,3 +229,23 @@ def test_compat_power_iteration_zero_start_raises():
     with pytest.raises(ValueError, match="power iteration"):
         SFDA(compat="sfda").fit(X, y)
     assert np.isfinite(SFDA().fit(X, y).score_)
+
+
+def test_in_place_centring_only_on_private_copies():
+    # SFDA centres X in place when validation already copied it (float32 or
+    # list input) and copies it otherwise: the score must not depend on which
+    # path ran, and the caller's array must never change.
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(3), 20)
+    X = rng.normal(size=(3, 5))[y] + rng.normal(size=(60, 5))
+    X32 = X.astype(np.float32)
+    before = X32.copy()
+    expected = SFDA().fit(X32.astype(np.float64), y).score_
+    for given in (X32, X32.astype(np.float64), X32.tolist(), pd.DataFrame(X32)):
+        np.testing.assert_allclose(SFDA().fit(given, y).score_, expected, rtol=1e-12)
+    np.testing.assert_array_equal(X32, before)
+    frame = pd.DataFrame(X32.astype(np.float64))
+    SFDA().fit(frame, y)
+    np.testing.assert_array_equal(frame.to_numpy(), X32.astype(np.float64))

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
-from sktransfer._base import TransferabilityMixin
+from sktransfer._base import TransferabilityMixin, _is_private_copy
 from sktransfer.exceptions import DegenerateScoreWarning
 from sktransfer.metrics._pca import pca_project
 
@@ -133,10 +133,11 @@ def _discriminant(S_w, means, log_priors, shrinkage):
     return W, intercept
 
 
-def _sfda(X, y, *, shrinkage, confmix, estimate):
+def _sfda(X, y, *, shrinkage, confmix, estimate, overwrite_X=False):
     """SFDA kernel on validated float64 ``X`` and encoded labels ``y``.
 
-    Returns ``(score, shrinkage)``. ``X`` is not modified.
+    Returns ``(score, shrinkage)``. ``X`` is not modified unless
+    ``overwrite_X`` (then it is centred and mixed in place: no N x D copy).
     """
     n_samples = X.shape[0]
     rows = np.arange(n_samples)
@@ -146,9 +147,13 @@ def _sfda(X, y, *, shrinkage, confmix, estimate):
     indicator = scipy.sparse.csr_matrix(
         (np.ones(n_samples), (y, rows)), shape=(n_classes, n_samples)
     )
-    # Centred copy: the posteriors are invariant to a common shift of the data
+    # Centred data: the posteriors are invariant to a common shift of the data
     # and the means, and the scatter loses fewer digits to cancellation.
-    Z = X - X.mean(axis=0)
+    if overwrite_X:
+        Z = X
+        Z -= X.mean(axis=0)
+    else:
+        Z = X - X.mean(axis=0)
 
     # Stage 1: shrinkage LDA and its posteriors.
     means, S_w = _within_scatter(Z, indicator, counts)
@@ -322,7 +327,7 @@ class SFDA(TransferabilityMixin, BaseEstimator):
         self.confmix = confmix
         self.compat = compat
 
-    def _run(self, X, y):
+    def _run(self, X, y, overwrite_X=False):
         if self.compat == "sfda":
             n_components, shrinkage, confmix, estimate = None, None, True, "power"
         else:
@@ -338,7 +343,14 @@ class SFDA(TransferabilityMixin, BaseEstimator):
                 stacklevel=3,
             )
         score, shrinkage = _sfda(
-            Z, y, shrinkage=shrinkage, confmix=confmix, estimate=estimate
+            Z,
+            y,
+            shrinkage=shrinkage,
+            confmix=confmix,
+            estimate=estimate,
+            # The PCA output is always new; X itself only when validation
+            # copied it.
+            overwrite_X=overwrite_X or Z is not X,
         )
         return score, shrinkage, Z.shape[1]
 
@@ -358,8 +370,11 @@ class SFDA(TransferabilityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        X_given = X
         X, y = self._validate_input(X, y, reset=True)
-        self.score_, self.shrinkage_, self.n_components_ = self._run(X, y)
+        self.score_, self.shrinkage_, self.n_components_ = self._run(
+            X, y, overwrite_X=_is_private_copy(X, X_given)
+        )
         return self
 
     def _compute_score(self, X, y):
