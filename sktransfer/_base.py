@@ -4,7 +4,7 @@
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
 
 __all__ = ["TransferabilityMixin", "is_transferability_estimator"]
 
@@ -73,7 +73,7 @@ class TransferabilityMixin:
         """Whether ``y`` holds class labels (``True``) or real-valued targets."""
         return True
 
-    def _validate_input(self, X, y, *, reset):
+    def _validate_input(self, X, y, *, reset, argmax=False):
         """Validate ``X`` and ``y`` and encode the labels.
 
         Parameters
@@ -86,6 +86,9 @@ class TransferabilityMixin:
         reset : bool
             Whether to set ``n_features_in_``, ``feature_names_in_`` and
             ``classes_`` (in ``fit``) or to check against them (in ``score``).
+        argmax : bool, default=False
+            For probabilities: also return the row argmax of ``X``, computed
+            in the validation's single read of ``X``.
 
         Returns
         -------
@@ -94,8 +97,11 @@ class TransferabilityMixin:
             caller's array is never modified).
         y : ndarray
             Encoded labels in ``0..K-1`` (int64), or float64 targets.
+        z : ndarray of shape (n_samples,)
+            Only with ``argmax=True``: the row argmax of the probabilities.
         """
         classification = self._is_classification()
+        probabilities = self._input_kind == "probabilities"
         X, y = validate_data(
             self,
             X,
@@ -104,17 +110,23 @@ class TransferabilityMixin:
             dtype=np.float64,
             y_numeric=not classification,
             multi_output=not classification,
+            # _check_probabilities catches NaN and inf in its own single read.
+            ensure_all_finite=not probabilities,
         )
-        if self._input_kind == "probabilities":
+        z = None
+        if probabilities:
             # Non-negative rows summing to one are bounded by one: the
             # magnitude check would be two more passes over X for nothing.
-            _check_probabilities(X, type(self).__name__)
+            z = _check_probabilities(X, type(self).__name__, argmax=argmax)
         else:
             _check_magnitude(X, type(self).__name__)
         if not classification:
             y = np.asarray(y, dtype=np.float64)
             return X, y
-        check_classification_targets(y)
+        if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iub"):
+            # A 1-D integer or boolean array is always binary or multiclass:
+            # type_of_target (a few unique() passes) is only needed otherwise.
+            check_classification_targets(y)
         classes, y_encoded = np.unique(y, return_inverse=True)
         y_encoded = y_encoded.astype(np.int64, copy=False).reshape(-1)
         name = type(self).__name__
@@ -134,6 +146,8 @@ class TransferabilityMixin:
             )
         if reset:
             self.classes_ = classes
+        if argmax:
+            return X, y_encoded, z
         return X, y_encoded
 
     def score(self, X, y):
@@ -197,29 +211,77 @@ def _check_magnitude(X, name):
         )
 
 
-def _check_probabilities(P, name):
+# Rows of probabilities reduced at a time: about 256 KiB, so that the minimum,
+# the row sums and the argmax of a block read it from cache, and the whole
+# check reads X from memory once.
+_SCAN_BYTES = 2**18
+
+
+def _check_probabilities(P, name, *, argmax=False):
     """Raise a ValueError unless every row of ``P`` is a probability vector.
 
-    Rows must be non-negative and sum to one within ``1e-3`` (softmax outputs
-    in float16 or float32 pass; logits or unnormalised scores do not).
+    Rows must be finite, non-negative and sum to one within ``1e-3`` (softmax
+    outputs in float16 or float32 pass; logits or unnormalised scores do
+    not). NaN and infinity are caught here too (with scikit-learn's wording),
+    so callers may skip ``check_array``'s finiteness pass.
+
+    ``P`` is read in cache-sized row blocks and every reduction of a block
+    (minimum, row sums and, with ``argmax=True``, the row argmax) runs while
+    the block is in cache: one read of ``P`` from memory instead of one per
+    reduction. Returns the row argmax (ties to the lowest column, as
+    ``np.argmax``) if ``argmax`` else None.
     """
-    # One pass each for the minimum and the row sums (``np.any(P < 0)`` would
-    # allocate a boolean array the size of P).
-    if P.size and P.min() < 0:
-        raise ValueError(
-            f"Negative values in data passed to {name}: {name} expects "
-            "source-model probabilities, but X has negative values; apply a "
-            "softmax to the logits first."
-        )
-    sums = P.sum(axis=1)
-    bad = np.abs(sums - 1.0) > _PROBABILITY_ATOL
+    n_rows, n_columns = P.shape
+    step = max(1, _SCAN_BYTES // (P.itemsize * max(n_columns, 1)))
+    sums = np.empty(n_rows, dtype=P.dtype)
+    labels = np.empty(n_rows, dtype=np.intp) if argmax else None
+    ones = np.ones(n_columns, dtype=P.dtype)
+    if n_columns == 0:
+        sums[:] = 0.0
+    else:
+        _scan_blocks(P, name, step, ones, sums, labels)
+    bad = ~(np.abs(sums - 1.0) <= _PROBABILITY_ATOL)  # NaN and inf rows are bad
     if np.any(bad):
         row = int(np.flatnonzero(bad)[0])
+        if not np.isfinite(sums[row]):
+            # NaN or infinity (check_array's message); else finite entries
+            # whose sum overflowed, reported below.
+            assert_all_finite(P, input_name="X", estimator_name=name)
         raise ValueError(
             f"{name} expects source-model probabilities whose rows sum to one, "
             f"but {int(bad.sum())} row(s) do not (row {row} sums to "
             f"{sums[row]:.6g}); apply a softmax to the logits first."
         )
+    return labels
+
+
+def _scan_blocks(P, name, step, ones, sums, labels):
+    """The block loop of :func:`_check_probabilities` (fills ``sums``, ``labels``)."""
+    n_rows = P.shape[0]
+    # Finite entries may still overflow in a row sum: reported as a bad sum.
+    with np.errstate(over="ignore"):
+        for start in range(0, n_rows, step):
+            stop = min(start + step, n_rows)
+            block = P[start:stop]
+            # ufunc methods: no per-call dispatch through np.sum / np.min.
+            if not np.minimum.reduce(block, axis=None) >= 0:  # <0, -inf, NaN
+                _raise_negative(P, name)
+            # Row sums as a BLAS matrix-vector product: faster than
+            # add.reduce(axis=1) on a cached block.
+            np.dot(block, ones, out=sums[start:stop])
+            if labels is not None:
+                block.argmax(axis=1, out=labels[start:stop])
+
+
+def _raise_negative(P, name):
+    """Raise the error for a negative (or NaN, or -inf) entry of ``P``."""
+    # A NaN or an infinity anywhere takes precedence, as with check_array.
+    assert_all_finite(P, input_name="X", estimator_name=name)
+    raise ValueError(
+        f"Negative values in data passed to {name}: {name} expects "
+        "source-model probabilities, but X has negative values; apply a "
+        "softmax to the logits first."
+    )
 
 
 def is_transferability_estimator(estimator):

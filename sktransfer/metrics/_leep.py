@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
@@ -12,54 +13,60 @@ from sktransfer.metrics._stats import JointCounts, _StreamingMixin
 
 __all__ = ["LEEP", "leep_score"]
 
-# Rows of X gathered at a time (about 2 MiB of float64): the per-class gathers
-# stay in cache instead of copying X.
-_BLOCK_BYTES = 2**21
+# Rows of P reduced at a time in the EEP pass: about 1 MiB of float64, so the
+# block and its gathered conditional rows stay in cache.
+_BLOCK_BYTES = 2**20
 
 
-def _class_blocks(y, n_classes, n_columns):
-    """Yield ``(c, rows)``: the row indices of each class, in cache-sized blocks."""
-    order = np.argsort(y, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(y, minlength=n_classes))])
-    step = max(1, _BLOCK_BYTES // (8 * n_columns))
-    for c in range(n_classes):
-        for start in range(bounds[c], bounds[c + 1], step):
-            yield c, order[start : min(start + step, bounds[c + 1])]
+def _joint_counts(P, y, n_classes):
+    """``counts[c, j] = sum_{i: y_i = c} P[i, j]``: one read of ``P``.
+
+    A sparse one-hot (C_t, N) times ``P``: scipy's CSR kernel adds each row
+    of ``P`` to its class's row of the (cache-resident) result, a segment sum
+    in compiled code, where a dense one-hot product would cost ``2 N C_s C_t``
+    flops and per-class gathers would copy ``P``.
+    """
+    n_samples = y.shape[0]
+    onehot = sparse.csr_array(
+        (np.ones(n_samples), y, np.arange(n_samples + 1)), shape=(n_samples, n_classes)
+    )
+    return np.asarray(onehot.T @ P)
+
+
+def _expected_predictions(P, y, conditional_t):
+    """``EEP_i = sum_j P[i, j] conditional_t[y_i, j]`` in cache-sized row blocks."""
+    n_samples, n_source = P.shape
+    eep = np.empty(n_samples)
+    step = max(1, _BLOCK_BYTES // (8 * max(n_source, 1)))
+    for start in range(0, n_samples, step):
+        stop = min(start + step, n_samples)
+        np.einsum(
+            "ij,ij->i",
+            P[start:stop],
+            conditional_t[y[start:stop]],
+            out=eep[start:stop],
+        )
+    return eep
 
 
 def _leep(P, y, n_classes, *, compat):
     """LEEP kernel on validated float64 probabilities ``P`` (N, C_s) and labels ``y``.
 
     Returns ``(score, joint, conditional)``, the last two of shape (C_s, C_t).
+    Two reads of ``P``: the joint, then the expected empirical predictions,
+    which need the final ``P(y | z)``.
     """
     n_samples, n_source = P.shape
-    blocks = list(_class_blocks(y, n_classes, n_source))
-    # counts[j, c] = N P(z=j, y=c): one pass over P, gathered class by class.
-    counts = np.zeros((n_source, n_classes))
-    for c, rows in blocks:
-        counts[:, c] += P[rows].sum(axis=0)
+    counts = _joint_counts(P, y, n_classes).T  # N P(z=j, y=c) at [j, c]
     mass = counts.sum(axis=1)  # N P(z=j)
     empty = mass == 0
-    if compat == "thuml" and np.any(empty):
-        columns = np.flatnonzero(empty)
-        shown = ", ".join(map(str, columns[:5])) + (", ..." if columns.size > 5 else "")
-        raise ValueError(
-            f"LEEP(compat='thuml') is undefined here: {columns.size} source "
-            f"class(es) (columns {shown} of X) have zero "
-            "total probability, for which the reference implementation "
-            "(thuml/LogME, Transfer-Learning-Library) returns NaN (0/0 in "
-            "P(y|z)). Use compat=None: those classes do not contribute and the "
-            "score is finite."
-        )
+    _check_source_mass(mass, compat)
     # Zero-mass source classes: uniform P(y|z) by default, 0 in stable_transfer
     # (its divide_no_nan). Either way they meet only zero probabilities below.
     fill = 0.0 if compat == "stable_transfer" else 1.0 / n_classes
     conditional_t = np.full((n_classes, n_source), fill)  # P(y=c | z=j) at [c, j]
     np.divide(counts.T, mass, out=conditional_t, where=~empty)
-    # EEP_i = sum_j P[i, j] P(y_i | z=j): a second pass, one GEMV per block.
-    eep = np.empty(n_samples)
-    for c, rows in blocks:
-        eep[rows] = P[rows] @ conditional_t[c]
+    eep = _expected_predictions(P, y, conditional_t)
     if compat == "stable_transfer":
         # The reference's fallback for EEP = 0 (uniform prediction); it cannot
         # trigger on valid probabilities, for which EEP_i > 0.

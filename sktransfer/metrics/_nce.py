@@ -193,17 +193,19 @@ class NCE(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     def __init__(self, *, compat=None):
         self.compat = compat
 
-    def _validate_input(self, X, y, *, reset):
+    def _validate_input(self, X, y, *, reset, argmax=False):
         """Validate probabilities (2-D) or hard source labels (1-D) and ``y``.
 
         Returns float64 probabilities, or the source labels encoded to
-        ``0..C_s-1`` (int64); ``y`` is encoded by the mixin.
+        ``0..C_s-1`` (int64); ``y`` is encoded by the mixin. With
+        ``argmax=True`` also the hard source labels ``z`` (the row argmax of
+        the probabilities, taken in the validation's read of ``X``).
         """
         if np.ndim(X) != 1:
-            X, y = super()._validate_input(X, y, reset=reset)
+            validated = super()._validate_input(X, y, reset=reset, argmax=argmax)
             if reset:
-                self.source_classes_ = np.arange(X.shape[1])
-            return X, y
+                self.source_classes_ = np.arange(validated[0].shape[1])
+            return validated
         labels = np.asarray(X)
         _check_source_labels(labels)
         # y, its length and n_features_in_ (1) are validated by the mixin on a
@@ -213,7 +215,8 @@ class NCE(_StreamingMixin, TransferabilityMixin, BaseEstimator):
         source_classes, z = np.unique(labels, return_inverse=True)
         if reset:
             self.source_classes_ = source_classes
-        return z.astype(np.int64, copy=False).reshape(-1), y
+        z = z.astype(np.int64, copy=False).reshape(-1)
+        return (z, y, z) if argmax else (z, y)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -235,8 +238,8 @@ class NCE(_StreamingMixin, TransferabilityMixin, BaseEstimator):
         fitted, X, y = self._device_fit(X, y)
         if fitted is not None:
             return fitted
-        X, y = self._validate_input(X, y, reset=True)
-        z, n_source = _source_labels(X)
+        X, y, z = self._validate_input(X, y, reset=True, argmax=True)
+        n_source = X.shape[1] if X.ndim == 2 else int(z.max()) + 1
         self.score_, self.joint_ = _nce(
             z, y, n_source, self.classes_.shape[0], compat=self.compat
         )

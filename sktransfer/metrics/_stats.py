@@ -859,8 +859,17 @@ class _StreamingMixin:
                 self, np.ones((X.shape[0], 1)), y, reset=reset, dtype=np.float64
             )
             return X, y
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
-        if self._input_kind == "probabilities":
+        probabilities = self._input_kind == "probabilities"
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            # _check_probabilities catches NaN and inf in its own read of X.
+            ensure_all_finite=not probabilities,
+        )
+        if probabilities:
             _check_probabilities(X, name)
         return X, y
 
