@@ -263,12 +263,12 @@ def _scan_blocks(P, name, step, ones, sums, labels):
         for start in range(0, n_rows, step):
             stop = min(start + step, n_rows)
             block = P[start:stop]
-            # ufunc methods: no per-call dispatch through np.sum / np.min.
+            # Row sums as a BLAS matrix-vector product (faster than
+            # add.reduce(axis=1)), first: it streams the block into cache.
+            np.dot(block, ones, out=sums[start:stop])
+            # A ufunc method: no per-call dispatch through np.min.
             if not np.minimum.reduce(block, axis=None) >= 0:  # <0, -inf, NaN
                 _raise_negative(P, name)
-            # Row sums as a BLAS matrix-vector product: faster than
-            # add.reduce(axis=1) on a cached block.
-            np.dot(block, ones, out=sums[start:stop])
             if labels is not None:
                 block.argmax(axis=1, out=labels[start:stop])
 
