@@ -87,6 +87,23 @@ def test_equals_pairwise_loop(shape, n_classes, n_components, gaussian):
         assert est.n_components_ == pca.n_components_
 
 
+@pytest.mark.parametrize("gaussian", ["spherical", "diagonal"])
+def test_large_mean_and_float32_equal_pairwise_loop(gaussian):
+    # Offset 1e6 for a spread ~1: X^T X - n mu mu^T would lose every digit,
+    # so the PCA centres by blocks; GBC is translation invariant, so the
+    # loop on the unshifted data is the reference.
+    X, y = _blobs(400, 40, n_classes=6)
+    expected = _loop_gbc(X, y, n_components=16, gaussian=gaussian)
+    shifted = GBC(n_components=16, gaussian=gaussian).fit(X + 1e6, y)
+    assert shifted.score_ == pytest.approx(expected, rel=1e-6)
+    # float32 features are validated to float64: the score of the converted
+    # array, within float32 roundoff of the float64 one.
+    X32 = X.astype(np.float32)
+    est = GBC(n_components=16, gaussian=gaussian)
+    assert est.fit(X32, y).score_ == est.fit(X32.astype(np.float64), y).score_
+    assert est.fit(X32, y).score_ == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("n_components", [None, 8])
 @pytest.mark.parametrize("gaussian", ["spherical", "diagonal"])
 def test_stable_transfer_equals_pairwise_loop(gaussian, n_components):
@@ -266,3 +283,28 @@ def test_invalid_parameters():
         gbc_score(X, y, n_components=0)
     with pytest.raises(ValueError, match="var_floor"):
         gbc_score(X, y, var_floor=0.0)
+
+
+@pytest.mark.parametrize("offset, n_passes", [(0.0, 2), (30.0, 2), (1e4, 3)])
+def test_class_moments_equal_per_class_numpy(offset, n_passes, monkeypatch):
+    # E[z^2] - E[z]^2 from two indicator products while no squared class mean
+    # exceeds 1e4 times its variance (offset 30: up to ~900 times), else a
+    # third pass over the deviations (offset 1e4 for a spread ~1: 1e8 times,
+    # where the difference would keep about 8 digits).
+    rng = np.random.default_rng(0)
+    y = np.arange(600) % 4
+    Z = rng.normal(size=(600, 5)) * [1.0, 2.0, 0.5, 1.0, 3.0] + offset + y[:, None]
+    calls = []
+    original = gbc_module._class_sums
+
+    def spy(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(gbc_module, "_class_sums", spy)
+    counts = np.bincount(y).astype(float)
+    means, var = gbc_module._class_moments(Z, y, counts)
+    assert len(calls) == n_passes
+    for c in range(4):
+        np.testing.assert_allclose(means[c], Z[y == c].mean(axis=0), rtol=1e-13)
+        np.testing.assert_allclose(var[c], Z[y == c].var(axis=0), rtol=1e-10)

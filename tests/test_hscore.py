@@ -96,11 +96,118 @@ def test_equals_literal_definition(shape, n_classes):
 
 
 def test_blocked_accumulation_equals_literal(monkeypatch):
-    # Blocks of 7 rows: the scatter and the class sums are accumulated over
+    # The exact fallback, forced (every feature counts as mean-dominated), in
+    # blocks of 7 rows: the scatter and the class sums are accumulated over
     # 43 blocks (last one short).
     X, y = _blobs(300, 10, n_classes=6)
+    monkeypatch.setattr(hscore_module, "_MAX_MEAN_DOMINANCE", 0.0)
     monkeypatch.setattr(hscore_module, "_BLOCK_ELEMENTS", 70)
+    calls = _spy(monkeypatch, "_feature_side_blocked")
     assert h_score(X, y) == pytest.approx(_literal_h_score(X, y), rel=1e-10)
+    assert calls == [1]
+
+
+def _spy(monkeypatch, name):
+    """Count the calls of a private function of the H-score module."""
+    calls = []
+    original = getattr(hscore_module, name)
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(hscore_module, name, spy)
+    return calls
+
+
+def _explicit_statistics(X, y):
+    """Mean, centred scatter, Bt and sum ||xc||^4 by explicit centring (float64)."""
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    counts = np.bincount(y)
+    sums = np.array([Xc[y == c].sum(axis=0) for c in range(counts.size)])
+    fourth = np.sum(np.sum(Xc**2, axis=1) ** 2)
+    return mean, Xc.T @ Xc, (sums / np.sqrt(counts)[:, None]).T, fourth
+
+
+@pytest.mark.parametrize("offset", [0.0, 5.0, 100.0], ids=str)
+def test_one_syrk_statistics_equal_explicit_centring(offset, monkeypatch):
+    # X^T X - n mu mu^T, the class sums from one indicator product, and the
+    # fourth moment against the straightforward float64 computation; at
+    # offset 100 the mean dominates the spread (mu_j^2 / var_j) by 250 to
+    # 1450, still on the fast path (at most 1e4).
+    X, y = _blobs(500, 12, n_classes=5, offset=offset)
+    calls = _spy(monkeypatch, "_feature_side_blocked")
+    counts = np.bincount(y).astype(float)
+    mean, gram, Bt, fourth = hscore_module._feature_side(
+        X, y, counts, fourth_moment=True
+    )
+    ref_mean, ref_gram, ref_Bt, ref_fourth = _explicit_statistics(X, y)
+    assert calls == []
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-13, atol=1e-13)
+    # Roundoff of the standardised scatter: eps sqrt(r_i r_j) <= 1e4 eps.
+    scale = 1.0 / np.sqrt(np.diagonal(ref_gram))
+    np.testing.assert_allclose(
+        gram * scale * scale[:, None],
+        ref_gram * scale * scale[:, None],
+        rtol=0,
+        atol=1e-11,
+    )
+    np.testing.assert_allclose(Bt, ref_Bt, rtol=1e-10, atol=1e-9 * np.abs(ref_Bt).max())
+    assert fourth == pytest.approx(ref_fourth, rel=1e-12)
+
+
+def test_mean_dominated_feature_uses_the_exact_fallback(monkeypatch):
+    # One informative feature at 1e6 with spread 1e-2 (n mu^2 / ||xc||^2 ~
+    # 1e16): X^T X - n mu mu^T would leave no correct digit in its row, so
+    # the statistics are recomputed by centring blocks of rows.
+    X, y = _blobs(400, 6, n_classes=4, mixing=False)
+    informative = 1e6 + 1e-2 * (
+        (y == 1) + 0.3 * np.random.default_rng(5).normal(size=400)
+    )
+    shifted = np.column_stack([X, informative])
+    calls = _spy(monkeypatch, "_feature_side_blocked")
+    expected = _svd_h_score(shifted - shifted.mean(axis=0), y)
+    assert h_score(shifted, y) == pytest.approx(expected, rel=1e-9)
+    assert calls == [1]
+    # The same feature centred: the fast path, the same score.
+    centred = np.column_stack([X, informative - 1e6])
+    assert h_score(centred, y) == pytest.approx(expected, rel=1e-9)
+    assert calls == [1]
+    # The shrinkage H-score takes the same route and agrees with TLlib's recipe.
+    ref, alpha = _literal_tllib_shrinkage(shifted, y)
+    est = ShrinkageHScore().fit(shifted, y)
+    assert calls == [1, 1]
+    assert est.shrinkage_ == pytest.approx(alpha, rel=1e-9)
+    assert est.score_ == pytest.approx(ref, rel=1e-9)
+
+
+def test_constant_columns_stay_on_the_fast_path(monkeypatch):
+    # A constant column with a mean is "mean-dominated" (its centred norm is
+    # roundoff): its exact centred norm is checked, it is dropped, and the
+    # blocked fallback is not needed.
+    X, y = _blobs(300, 6, n_classes=3)
+    with_constant = np.column_stack([np.full(300, 1e3), X, np.full(300, 0.1)])
+    calls = _spy(monkeypatch, "_feature_side_blocked")
+    assert h_score(with_constant, y) == pytest.approx(h_score(X, y), rel=1e-10)
+    assert h_score(with_constant, y, compat="stable_transfer") == pytest.approx(
+        _literal_stable_transfer(X, y), rel=1e-8
+    )
+    assert shrinkage_h_score(with_constant, y) == pytest.approx(
+        _literal_tllib_shrinkage(with_constant, y)[0], rel=1e-9
+    )
+    assert calls == []
+
+
+def test_float32_input_is_scored_in_float64():
+    # Validation converts float32 to float64 (the kernel accumulates in
+    # float64): the score is that of the converted array, and within float32
+    # roundoff of the float64 features' score.
+    X, y = _blobs(2000, 32, n_classes=5)
+    X32 = X.astype(np.float32)
+    for func in (h_score, shrinkage_h_score):
+        assert func(X32, y) == func(X32.astype(np.float64), y)
+        assert func(X32, y) == pytest.approx(func(X, y), rel=1e-5)
 
 
 def test_rank_deficient_features_use_the_pseudo_inverse():
@@ -269,6 +376,11 @@ def test_shrinkage_blocked_accumulation(monkeypatch):
     expected, _ = _literal_tllib_shrinkage(X, y)
     monkeypatch.setattr(hscore_module, "_BLOCK_ELEMENTS", 60)
     assert shrinkage_h_score(X, y) == pytest.approx(expected, rel=1e-10)
+    # The exact fallback, forced, in blocks of 10 rows.
+    monkeypatch.setattr(hscore_module, "_MAX_MEAN_DOMINANCE", 0.0)
+    calls = _spy(monkeypatch, "_feature_side_blocked")
+    assert shrinkage_h_score(X, y) == pytest.approx(expected, rel=1e-10)
+    assert calls == [1]
 
 
 @pytest.mark.parametrize("shape", [(300, 12), (40, 90)], ids=["N>D", "N<D"])

@@ -62,7 +62,11 @@ def test_centred_scatter_falls_back_when_the_mean_dominates():
     np.testing.assert_allclose(centred_scatter(X, mean), expected, rtol=1e-9)
 
 
-@pytest.mark.parametrize("d, k", [(1024, 16), (60, 5)], ids=["lanczos", "eigh"])
+@pytest.mark.parametrize(
+    "d, k",
+    [(1024, 16), (256, 32), (60, 5), (256, 33)],
+    ids=["lanczos", "lanczos-d256", "eigh", "eigh-k>d/8"],
+)
 def test_top_eigh_matches_eigh_subset(d, k):
     rng = np.random.default_rng(0)
     Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
@@ -74,3 +78,24 @@ def test_top_eigh_matches_eigh_subset(d, k):
     # The same subspace, to machine precision.
     np.testing.assert_allclose(vecs @ vecs.T, ref_vecs @ ref_vecs.T, atol=1e-12)
     assert np.all(np.diff(evals) <= 0)
+
+
+def test_top_eigh_reads_any_memory_layout():
+    # The Lanczos products use BLAS dsymv on the lower triangle: C order (its
+    # transpose is the same symmetric matrix), Fortran order and a strided view
+    # give the same result, and the input is not modified.
+    rng = np.random.default_rng(3)
+    d, k = 1024, 8
+    A = rng.normal(size=(2 * d, d)) * (np.arange(d) + 1.0) ** -0.5
+    S = A.T @ A
+    before = S.copy()
+    evals, vecs = top_eigh(S, k)
+    np.testing.assert_array_equal(S, before)
+    ref_evals, ref_vecs = eigh(S, subset_by_index=[d - k, d - 1])
+    np.testing.assert_allclose(evals, ref_evals[::-1], rtol=1e-12)
+    padded = np.zeros((d, 2 * d))
+    padded[:, ::2] = S
+    for layout in (np.asfortranarray(S), padded[:, ::2]):
+        other_evals, other_vecs = top_eigh(layout, k)
+        np.testing.assert_allclose(other_evals, evals, rtol=1e-13)
+        np.testing.assert_allclose(other_vecs @ other_vecs.T, vecs @ vecs.T, atol=1e-12)

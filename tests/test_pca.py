@@ -42,3 +42,13 @@ def test_signs_are_deterministic_under_row_order():
     Z, _ = pca_project(X, 3)
     Z_perm, _ = pca_project(X[order], 3)
     np.testing.assert_allclose(Z[order], Z_perm, atol=1e-10)
+
+
+def test_given_mean_is_used_as_is():
+    # The caller's column means save a pass over X: the same result as computing
+    # them.
+    X = np.random.default_rng(4).normal(size=(80, 6)) + 3.0
+    Z, ratio = pca_project(X, 3)
+    Z_given, ratio_given = pca_project(X, 3, mean=X.mean(axis=0))
+    np.testing.assert_array_equal(Z_given, Z)
+    np.testing.assert_array_equal(ratio_given, ratio)

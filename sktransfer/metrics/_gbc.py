@@ -25,6 +25,9 @@ __all__ = ["GBC", "gbc_score"]
 _BLOCK_ELEMENTS = 1 << 20
 # The stable_transfer floor of the class variances (absolute).
 _STABLE_TRANSFER_FLOOR = 1e-4
+# E[z^2] - E[z]^2 is used for the class variances when no squared class mean
+# exceeds this times its variance (at most 4 digits lost).
+_MAX_MEAN_DOMINANCE = 1e4
 
 
 def _class_sums(X, y, n_classes):
@@ -32,6 +35,26 @@ def _class_sums(X, y, n_classes):
     n = X.shape[0]
     indicator = sparse.csr_matrix((np.ones(n), (y, np.arange(n))), shape=(n_classes, n))
     return np.asarray(indicator @ X)
+
+
+def _class_moments(Z, y, counts):
+    """Per-class means and population variances (divisor ``n_c``) of ``Z``.
+
+    From the class sums of ``Z`` and of ``Z**2`` (``E[z^2] - E[z]^2``, one
+    N x d temporary), which loses about ``log10(mu^2 / var)`` digits of a
+    variance: when some class mean dominates its spread by more than
+    ``_MAX_MEAN_DOMINANCE``, the variances are recomputed from the deviations
+    ``Z - means[y]`` instead (in the same temporary).
+    """
+    n_classes = counts.shape[0]
+    means = _class_sums(Z, y, n_classes) / counts[:, None]
+    squares = np.square(Z)
+    var = _class_sums(squares, y, n_classes) / counts[:, None] - means**2
+    if not np.all(means**2 <= _MAX_MEAN_DOMINANCE * var):
+        np.subtract(Z, means[y], out=squares)
+        np.square(squares, out=squares)
+        var = _class_sums(squares, y, n_classes) / counts[:, None]
+    return means, var
 
 
 def _spherical_distances(means, var, log_weight):
@@ -73,21 +96,22 @@ def _gbc(X, y, *, n_components, gaussian, var_floor, compat):
     Returns ``(score, distances, n_components)``.
     """
     n = X.shape[0]
-    Z, _ = pca_project(X, n_components, name="GBC")
+    mean = X.mean(axis=0)
+    Z, _ = pca_project(X, n_components, name="GBC", mean=mean)
     d = Z.shape[1]
     counts = np.bincount(y).astype(np.float64)
-    n_classes = counts.shape[0]
-    means = _class_sums(Z, y, n_classes) / counts[:, None]
-    deviations = Z - means[y]
-    var = _class_sums(deviations**2, y, n_classes) / counts[:, None]
+    means, var = _class_moments(Z, y, counts)
+    # The per-dimension variances of Z by the law of total variance (no
+    # further pass over Z).
+    centre = counts @ means / n
+    variances = counts @ (var + (means - centre) ** 2) / n
     # Centring the means keeps the Gram form of the squared distances accurate.
     means -= means.mean(axis=0)
     if compat == "stable_transfer":
         floor = _STABLE_TRANSFER_FLOOR
     else:
-        variances = np.var(Z, axis=0)
         # Constant features centre to the roundoff of their mean, not to zero.
-        roundoff = n * np.finfo(np.float64).eps * np.linalg.norm(X.mean(axis=0))
+        roundoff = n * np.finfo(np.float64).eps * np.linalg.norm(mean)
         if not variances.sum() > roundoff**2:
             raise ValueError(
                 "GBC is undefined for constant features: X has no variance after "

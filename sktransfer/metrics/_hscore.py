@@ -17,8 +17,13 @@ from sktransfer.metrics._stats import _StreamingMixin
 
 __all__ = ["HScore", "ShrinkageHScore", "h_score", "shrinkage_h_score"]
 
-# Rows of X centred at once when the Gram matrix is accumulated (about 32 MB).
+# Rows of X centred at once by the exact fallback and the fourth moment (about
+# 32 MB).
 _BLOCK_ELEMENTS = 1 << 22
+# X^T X - n mu mu^T is used when, for every varying feature, n mu_j^2 is at most
+# this times its centred squared norm (at most 4 digits lost, 1e-12 relative
+# roundoff left in the standardised scatter matrix).
+_MAX_MEAN_DOMINANCE = 1e4
 # Reciprocal condition number (LAPACK's 1-norm estimate) above which the
 # Cholesky solve is used; below it the eigen-decomposition applies the
 # pseudo-inverse cutoff.
@@ -39,16 +44,20 @@ def _rank_tol(n_samples, n_features):
     return max(n_samples, n_features) * np.finfo(np.float64).eps
 
 
-def _varying_columns(sq_norms, mean, n_samples, name):
-    """Mask of the features that vary; raise if none does.
+def _is_varying(sq_norms, mean, n_samples):
+    """Mask of the features whose centred squared norms ``sq_norms`` vary.
 
-    ``sq_norms`` are the squared norms of the centred columns. A column is
-    constant when its standard deviation is at the level of the roundoff of
-    the centring (``N eps |mean|``): a constant column whose mean is not
-    exactly representable centres to roundoff, not to zero.
+    A column is constant when its standard deviation is at the level of the
+    roundoff of the centring (``N eps |mean|``): a constant column whose mean
+    is not exactly representable centres to roundoff, not to zero.
     """
-    std = np.sqrt(sq_norms / n_samples)
-    varying = std > n_samples * np.finfo(np.float64).eps * np.abs(mean)
+    std = np.sqrt(np.clip(sq_norms, 0.0, None) / n_samples)
+    return std > n_samples * np.finfo(np.float64).eps * np.abs(mean)
+
+
+def _varying_columns(sq_norms, mean, n_samples, name):
+    """Mask of the features that vary (see ``_is_varying``); raise if none does."""
+    varying = _is_varying(sq_norms, mean, n_samples)
     if not np.any(varying):
         raise ValueError(
             f"{name} is undefined for constant features: X has no variance after "
@@ -58,12 +67,71 @@ def _varying_columns(sq_norms, mean, n_samples, name):
 
 
 def _feature_side(X, y, counts, *, fourth_moment=False):
-    """Statistics of the centred features, accumulated over blocks of rows.
+    """Statistics of the centred features: one syrk over ``X``, centred after.
 
     Returns the mean, the D x D scatter ``G = Xc^T Xc``, ``Bt = Xc^T Y
     diag(n_c)^(-1/2)`` of shape (D, C), whose column ``c`` is ``sqrt(n_c)
     (mu_c - mu)``, and, if asked, ``sum_n ||xc_n||^4`` (for the Ledoit-Wolf
     shrinkage). No centred N x D copy of ``X`` is made.
+
+    ``G = X^T X - n mu mu^T`` costs what ``X^T X`` costs; the class sums come
+    from one sparse indicator product (``O(N D)``) and give the mean. Entry
+    ``(i, j)`` of the standardised ``G`` then carries a roundoff of about
+    ``eps sqrt(r_i r_j)``, where ``r_j = n mu_j^2 / G_jj`` is the dominance of
+    the mean of feature ``j`` over its spread. A feature whose ``r_j`` exceeds
+    ``_MAX_MEAN_DOMINANCE`` (more than 4 digits lost) has its centred norm
+    recomputed exactly: if it is constant, its row and column of ``G`` and
+    of ``Bt`` are set to zero (its exact centred values are roundoff, and
+    constant features are dropped); otherwise the statistics are
+    recomputed by centring blocks of rows (``_feature_side_blocked``).
+    """
+    n, d = X.shape
+    n_classes = counts.shape[0]
+    sums = _class_sums(X, y, n_classes)
+    mean = sums.sum(axis=0) / n
+    gram = X.T @ X
+    mass = n * mean**2
+    gram -= np.outer(np.sqrt(n) * mean, np.sqrt(n) * mean)
+    sq_norms = np.diagonal(gram)
+    suspect = ~(mass <= _MAX_MEAN_DOMINANCE * sq_norms)
+    if np.any(suspect):
+        columns = np.flatnonzero(suspect)
+        exact = _centred_sq_norms(X, mean, columns)
+        if np.any(_is_varying(exact, mean[columns], n)):
+            return _feature_side_blocked(X, y, counts, fourth_moment=fourth_moment)
+        gram[columns, :] = 0.0
+        gram[:, columns] = 0.0
+        sums[:, columns] = counts[:, None] * mean[columns]
+    Bt = (sums - counts[:, None] * mean) / np.sqrt(counts)[:, None]
+    fourth = _fourth_moment(X, mean) if fourth_moment else 0.0
+    return mean, gram, Bt.T, fourth
+
+
+def _centred_sq_norms(X, mean, columns):
+    """``sum_n (X[n, j] - mean[j])^2`` for the given columns, by row blocks."""
+    step = max(1, _BLOCK_ELEMENTS // max(1, columns.shape[0]))
+    out = np.zeros(columns.shape[0])
+    for start in range(0, X.shape[0], step):
+        block = X[start : start + step, columns] - mean[columns]
+        out += np.einsum("ij,ij->j", block, block)
+    return out
+
+
+def _fourth_moment(X, mean):
+    """``sum_n ||x_n - mean||^4`` by row blocks (no N x D copy)."""
+    step = max(1, _BLOCK_ELEMENTS // X.shape[1])
+    fourth = 0.0
+    for start in range(0, X.shape[0], step):
+        block = X[start : start + step] - mean
+        fourth += np.sum(np.einsum("ij,ij->i", block, block) ** 2)
+    return fourth
+
+
+def _feature_side_blocked(X, y, counts, *, fourth_moment=False):
+    """``_feature_side`` by centring blocks of rows: the exact fallback.
+
+    Used when the mean of a varying feature dominates its spread so much that
+    ``X^T X - n mu mu^T`` would lose more than 4 digits.
     """
     n, d = X.shape
     mean = X.mean(axis=0)
@@ -349,8 +417,14 @@ class HScore(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     N x D matrix of class means is never formed. H is invariant to any
     invertible linear map ``X -> X A`` and to translations.
 
-    When ``N > D``, one pass over ``X`` in blocks accumulates the centred
-    scatter matrix (syrk) and the class sums; ``H = ||L^{-1} B||_F^2`` with
+    When ``N > D``, the scatter matrix is one syrk over the raw ``X`` (the
+    cost of ``X^T X``), centred afterwards (``X^T X - N mu mu^T``), and the
+    class sums one sparse indicator product (``O(N D)``); a feature whose
+    mean dominates its spread by more than 1e4 (``N mu_j^2`` over its centred
+    squared norm, so that the subtraction would lose more than 4 digits) is
+    checked exactly: a constant one is dropped, a varying one sends the
+    computation to an exact fallback that centres blocks of rows (an extra
+    pass, no N x D copy). ``H = ||L^{-1} B||_F^2`` with
     the Cholesky factor ``L`` of the scatter when it is well conditioned, else
     through its eigen-decomposition (the pseudo-inverse). Cost:
     ``O(N D^2 + D^3 + D^2 C)``. When ``N <= D``, ``H`` is the squared norm of
@@ -487,7 +561,9 @@ class ShrinkageHScore(_StreamingMixin, TransferabilityMixin, BaseEstimator):
     ||xc_n||^4``, all read from the scatter matrix and one pass over the rows,
     instead of the two extra N x D^2 products of
     ``sklearn.covariance.ledoit_wolf_shrinkage``. When ``N > D``:
-    blocked syrk, class sums, and a Cholesky solve with ``Sigma_alpha``
+    one syrk over ``X`` centred afterwards, as :class:`HScore` (with the same
+    guard and fallback), class sums, ``sum_n ||xc_n||^4`` by row blocks, and
+    a Cholesky solve with ``Sigma_alpha``
     (positive definite when ``alpha > 0``), ``O(N D^2 + D^3 + D^2 C)``. When
     ``N <= D``, everything comes from the N x N Gram matrix by the
     push-through identity, ``O(N^2 D + N^3)``. ``0 <= H_alpha``; ``alpha = 1``

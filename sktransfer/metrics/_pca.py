@@ -35,7 +35,7 @@ def _resolve_n_components(n_components, n_samples, n_features, name):
     return float(n_components)
 
 
-def pca_project(X, n_components, *, name="PCA"):
+def pca_project(X, n_components, *, name="PCA", mean=None):
     """Project ``X`` on its leading principal components.
 
     Parameters
@@ -50,6 +50,9 @@ def pca_project(X, n_components, *, name="PCA"):
         returned as is, not centred).
     name : str
         Name of the calling metric, for the warning.
+    mean : ndarray of shape (n_features,) or None
+        The column means of ``X`` when the caller has them already (saves a
+        pass over ``X``); None computes them.
 
     Returns
     -------
@@ -74,7 +77,8 @@ def pca_project(X, n_components, *, name="PCA"):
     k = _resolve_n_components(n_components, n_samples, n_features, name)
     if k is None:
         return X, None
-    mean = X.mean(axis=0)
+    if mean is None:
+        mean = X.mean(axis=0)
     # The spectrum of the smaller Gram matrix: D x D scatter (no centred copy
     # of X) or N x N products.
     if n_samples > n_features:
@@ -103,5 +107,7 @@ def pca_project(X, n_components, *, name="PCA"):
     ratio = evals / total if total > 0 else np.zeros_like(evals)
     V = V * signs
     if Xc is None:
-        return X @ V - mean @ V, ratio
+        Z = X @ V
+        Z -= mean @ V
+        return Z, ratio
     return Xc @ V, ratio
