@@ -110,8 +110,9 @@ class TransferabilityMixin:
             dtype=np.float64,
             y_numeric=not classification,
             multi_output=not classification,
-            # _check_probabilities catches NaN and inf in its own single read.
-            ensure_all_finite=not probabilities,
+            # _check_probabilities and _check_magnitude catch NaN and inf in
+            # their own single read of X.
+            ensure_all_finite=False,
         )
         z = None
         if probabilities:
@@ -196,19 +197,35 @@ def _is_private_copy(validated, original):
 
 
 def _check_magnitude(X, name):
-    """Raise a ValueError if ``X`` has entries beyond ``_MAX_ABS`` in magnitude.
+    """Raise a ValueError unless ``X`` is finite with entries within ``_MAX_ABS``.
 
-    Two passes over ``X`` (min and max), no copy.
+    NaN and infinity get scikit-learn's message, so callers may skip
+    ``check_array``'s finiteness pass: the minimum and the maximum of each
+    cache-sized block of rows are taken while it is in cache, one read of
+    ``X`` from memory for the whole check, no copy.
     """
     if X.size == 0:
         return
-    big = max(-float(X.min()), float(X.max()))
-    if big > _MAX_ABS:
-        raise ValueError(
-            f"{name}: X has values of magnitude up to {big:.3g}, too large for "
-            f"float64 arithmetic (products of features overflow beyond "
-            f"{_MAX_ABS:.0e}); rescale X, e.g. with StandardScaler."
-        )
+    # Blocks along the memory order (rows of X, or of X.T for Fortran order).
+    A = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else X
+    step = max(1, _SCAN_BYTES // (A.itemsize * A.shape[1]))
+    low, high = np.inf, -np.inf
+    for start in range(0, A.shape[0], step):
+        block = A[start : start + step]
+        # np.minimum, not min(): a NaN must propagate.
+        low = np.minimum(low, np.minimum.reduce(block, axis=None))
+        high = np.maximum(high, np.maximum.reduce(block, axis=None))
+        if not (-_MAX_ABS <= low and high <= _MAX_ABS):  # also NaN and inf
+            break
+    if -_MAX_ABS <= low and high <= _MAX_ABS:
+        return
+    assert_all_finite(X, input_name="X", estimator_name=name)
+    big = max(-float(X.min()), float(X.max()))  # all of X: the scan stopped early
+    raise ValueError(
+        f"{name}: X has values of magnitude up to {big:.3g}, too large for "
+        f"float64 arithmetic (products of features overflow beyond "
+        f"{_MAX_ABS:.0e}); rescale X, e.g. with StandardScaler."
+    )
 
 
 # Rows of probabilities reduced at a time: about 256 KiB, so that the minimum,

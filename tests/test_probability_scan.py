@@ -1,4 +1,4 @@
-"""The single-read probability check and the two-read LEEP kernel (issue 9).
+"""Single-read input checks (probabilities, feature magnitude) and LEEP's kernel.
 
 ``_check_probabilities`` reduces cache-sized row blocks (minimum, row sums,
 optionally argmax) instead of one full pass per reduction, and also replaces
@@ -140,3 +140,58 @@ def test_continuous_targets_are_still_rejected():
     P = _probabilities(20, 3)
     with pytest.raises(ValueError, match="Unknown label type"):
         LEEP().fit(P, np.linspace(0, 1, 20))
+
+
+# ----------------------------------------------------------- feature magnitude
+@pytest.fixture
+def tiny_feature_blocks(monkeypatch):
+    """Blocks of 2 rows of 5 float64 features: many blocks, a ragged last one."""
+    monkeypatch.setattr(base, "_SCAN_BYTES", 2 * 5 * 8)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.nan, "Input X contains NaN"),
+        (np.inf, "Input X contains infinity"),
+        (-np.inf, "Input X contains infinity"),
+        (1e200, "magnitude up to 1e\\+200"),
+        (-1e200, "magnitude up to 1e\\+200"),
+    ],
+)
+@pytest.mark.parametrize("row", [0, 5, 10])
+def test_magnitude_scan_finds_bad_entries_in_any_block(
+    tiny_feature_blocks, order, value, message, row
+):
+    X = np.asarray(np.random.default_rng(0).normal(size=(11, 5)), order=order)
+    X[row, 4] = value
+    before = X.copy()
+    with pytest.raises(ValueError, match=message):
+        base._check_magnitude(X, "LogME")
+    np.testing.assert_array_equal(X, before)
+
+
+def test_magnitude_message_reports_the_largest_entry_not_the_first(
+    tiny_feature_blocks,
+):
+    # The scan stops at the first block beyond the bound; the message still
+    # names the largest magnitude in X.
+    X = np.zeros((11, 5))
+    X[0, 0] = 1e120
+    X[9, 2] = -1e250
+    with pytest.raises(ValueError, match="magnitude up to 1e\\+250"):
+        base._check_magnitude(X, "HScore")
+
+
+def test_nan_after_a_large_entry_is_reported_as_nan(tiny_feature_blocks):
+    X = np.zeros((11, 5))
+    X[0, 0] = 1e200
+    X[10, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        base._check_magnitude(X, "HScore")
+
+
+def test_magnitude_scan_accepts_bounded_strided_input(tiny_feature_blocks):
+    X = np.random.default_rng(1).normal(size=(12, 10))[:, ::2]  # neither C nor F
+    assert base._check_magnitude(X, "GBC") is None
