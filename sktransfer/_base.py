@@ -196,6 +196,12 @@ def _is_private_copy(validated, original):
     return isinstance(original, list | tuple)
 
 
+# Rows of X reduced at a time by the single-read checks below: about 1 MiB,
+# so that every reduction of a block (minimum, maximum, row sums, argmax)
+# reads it from cache, and the whole check reads X from memory once.
+_SCAN_BYTES = 2**20
+
+
 def _check_magnitude(X, name):
     """Raise a ValueError unless ``X`` is finite with entries within ``_MAX_ABS``.
 
@@ -226,12 +232,6 @@ def _check_magnitude(X, name):
         f"float64 arithmetic (products of features overflow beyond "
         f"{_MAX_ABS:.0e}); rescale X, e.g. with StandardScaler."
     )
-
-
-# Rows of probabilities reduced at a time: about 256 KiB, so that the minimum,
-# the row sums and the argmax of a block read it from cache, and the whole
-# check reads X from memory once.
-_SCAN_BYTES = 2**18
 
 
 def _check_probabilities(P, name, *, argmax=False):
