@@ -17,27 +17,17 @@ the unprofiled CPU time of the same fit so that the overhead is visible.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import os
+import argparse
+import cProfile
+import pathlib
+import pstats
+import sys
 
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-):
-    os.environ[_var] = "1"
-
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import pathlib  # noqa: E402
-import pstats  # noqa: E402
-import sys  # noqa: E402
-
-from threadpoolctl import threadpool_limits  # noqa: E402
-
+# bench_metrics pins every BLAS/OpenMP pool to one thread before it imports
+# numpy: import it before anything that loads numpy.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from bench_metrics import (  # noqa: E402
+from bench_metrics import (  # noqa: E402, I001
     METRICS,
     best_of,
     configs,
@@ -52,6 +42,7 @@ from bench_metrics import (  # noqa: E402
     pass_op,
     warm_up,
 )
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 
 def _where(func):
