@@ -98,13 +98,33 @@ def _gbc(X, y, *, n_components, gaussian, var_floor, compat):
     n = X.shape[0]
     mean = X.mean(axis=0)
     Z, _ = pca_project(X, n_components, name="GBC", mean=mean)
-    d = Z.shape[1]
     counts = np.bincount(y).astype(np.float64)
     means, var = _class_moments(Z, y, counts)
     # The per-dimension variances of Z by the law of total variance (no
     # further pass over Z).
     centre = counts @ means / n
     variances = counts @ (var + (means - centre) ** 2) / n
+    return _gbc_from_moments(
+        means,
+        var,
+        variances,
+        n,
+        mean,
+        gaussian=gaussian,
+        var_floor=var_floor,
+        compat=compat,
+    )
+
+
+def _gbc_from_moments(means, var, variances, n, mean, *, gaussian, var_floor, compat):
+    """GBC from the class means and variances in the reduced space.
+
+    ``means`` (C, d) and ``var`` (C, d) per class, ``variances`` (d,) over all
+    samples, ``mean`` the feature means of ``X`` (for the roundoff level of
+    constant features). Returns ``(score, distances, d)``; modifies ``means``
+    and ``var``.
+    """
+    d = means.shape[1]
     # Centring the means keeps the Gram form of the squared distances accurate.
     means -= means.mean(axis=0)
     if compat == "stable_transfer":
@@ -162,28 +182,16 @@ def _gbc_from_statistics(stats, *, n_components, gaussian, var_floor, compat):
         SV = (class_scatter.reshape(-1, D) @ V).reshape(counts.shape[0], D, k)
         var = np.einsum("cdk,dk->ck", SV, V) / counts[:, None]
         variances = evals / n
-    d = means.shape[1]
-    means -= means.mean(axis=0)
-    if compat == "stable_transfer":
-        floor = _STABLE_TRANSFER_FLOOR
-    else:
-        roundoff = n * np.finfo(np.float64).eps * np.linalg.norm(stats.mean_)
-        if not variances.sum() > roundoff**2:
-            raise ValueError(
-                "GBC is undefined for constant features: X has no variance after "
-                "centring."
-            )
-        floor = var_floor * variances.mean()
-    var = np.maximum(var, floor)
-    if gaussian == "spherical":
-        log_weight = 1.0 if compat == "stable_transfer" else float(d)
-        distances = _spherical_distances(means, var.mean(axis=1), log_weight)
-    else:
-        distances = _diagonal_distances(means, var)
-    np.fill_diagonal(distances, 0.0)
-    coefficients = np.exp(-distances)
-    np.fill_diagonal(coefficients, 0.0)
-    return -float(coefficients.sum()), distances, d
+    return _gbc_from_moments(
+        means,
+        var,
+        variances,
+        n,
+        stats.mean_,
+        gaussian=gaussian,
+        var_floor=var_floor,
+        compat=compat,
+    )
 
 
 class GBC(_StreamingMixin, TransferabilityMixin, BaseEstimator):

@@ -197,29 +197,11 @@ def _h_score(X, y, *, compat):
     does not depend on their units; stable_transfer works on the raw ones.
     """
     n, d = X.shape
-    if n - 1 <= d:
-        warnings.warn(
-            f"HScore saturates when n_features >= n_samples - 1 (got "
-            f"n_samples={n}, n_features={d}): it then equals n_classes - 1 "
-            "whatever the features (for centred features of full rank). Use "
-            "ShrinkageHScore, or reduce the features first.",
-            DegenerateScoreWarning,
-            stacklevel=4,
-        )
+    _saturation_warning(n, d, stacklevel=5)
     counts = np.bincount(y).astype(np.float64)
     if n > d:
         mean, gram, Bt, _ = _feature_side(X, y, counts)
-        sq_norms = np.diagonal(gram)
-        varying = _varying_columns(sq_norms, mean, n, "HScore")
-        if compat == "stable_transfer":
-            evals, V = np.linalg.eigh(gram)
-            keep = evals > evals.max() * _STABLE_TRANSFER_RCOND
-            diag_pinv = V[:, keep] ** 2 @ (1.0 / evals[keep])
-            return float(diag_pinv @ np.einsum("ij,ij->i", Bt, Bt))
-        scale = 1.0 / np.sqrt(sq_norms[varying])
-        gram = gram[np.ix_(varying, varying)] * scale * scale[:, None]
-        Bt = Bt[varying] * scale[:, None]
-        return float(_pinv_quadratic(gram, Bt, tol=_rank_tol(n, d)))
+        return _h_score_from_gram(gram, Bt, mean, n, compat=compat)
     Xc = X - X.mean(axis=0)
     sq_norms = np.einsum("ij,ij->j", Xc, Xc)
     varying = _varying_columns(sq_norms, X.mean(axis=0), n, "HScore")
@@ -317,9 +299,20 @@ def _h_score_from_statistics(stats, *, compat):
     """H-score from :class:`ClassStatistics` (the feature side of ``_h_score``)."""
     n, d = stats.n_samples_, stats.n_features_in_
     _saturation_warning(int(n), d, stacklevel=5)
-    gram, Bt = stats.scatter(), stats.between()
+    return _h_score_from_gram(
+        stats.scatter(), stats.between(), stats.mean_, n, compat=compat
+    )
+
+
+def _h_score_from_gram(gram, Bt, mean, n, *, compat):
+    """H-score from the centred scatter ``gram`` (D, D) and ``Bt`` (D, C).
+
+    ``Bt @ Bt.T`` is the between-class scatter; ``mean`` (the feature means)
+    tells constant columns from varying ones.
+    """
+    d = gram.shape[0]
     sq_norms = np.diagonal(gram)
-    varying = _varying_columns(sq_norms, stats.mean_, n, "HScore")
+    varying = _varying_columns(sq_norms, mean, n, "HScore")
     if compat == "stable_transfer":
         evals, V = np.linalg.eigh(gram)
         keep = evals > evals.max() * _STABLE_TRANSFER_RCOND
